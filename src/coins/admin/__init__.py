@@ -1,0 +1,1 @@
+"""The admin section: users and roles, the outbox, maintenance mode."""

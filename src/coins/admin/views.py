@@ -1,0 +1,159 @@
+"""Admin pages: users (search, roles, deactivate), the outbox, maintenance mode."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coins.accounts.auth import admin_required, require_user
+from coins.accounts.services import AccountService
+from coins.admin.services import get_email, list_outbox
+from coins.lib.errors import AppError
+from coins.lib.forms import form_data, redirect
+from coins.lib.maintenance import get_maintenance, set_maintenance
+from coins.lib.sessions import flash
+
+PAGE_SIZE = 25
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def _page(page: int) -> int:
+    return max(1, page)
+
+
+class AdminPages(Controller):
+    path = "/admin"
+    guards = [admin_required]
+    include_in_schema = False
+
+    @get("/", name="admin.home")
+    async def home(
+        self,
+        request: Request[Any, Any, Any],
+        accounts: NamedDependency[AccountService],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Template:
+        users = await accounts.search(limit=1)
+        outbox = await list_outbox(db_session, limit=1)
+        maintenance = await get_maintenance(request.app.state.valkey)
+        return Template(
+            "admin/home.html",
+            context={"user_total": users.total, "outbox_total": outbox.total, "maintenance": maintenance},
+        )
+
+    @get("/users", name="admin.users")
+    async def users(
+        self,
+        request: Request[Any, Any, Any],
+        accounts: NamedDependency[AccountService],
+        q: FromQuery[str] = "",
+        page: FromQuery[int] = 1,
+    ) -> Template:
+        page = _page(page)
+        result = await accounts.search(query=q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        context = {
+            "users": result.items,
+            "total": result.total,
+            "q": q,
+            "page": page,
+            "pages": max(1, -(-result.total // PAGE_SIZE)),
+        }
+        # The search box asks for just the table; Back and reload get the whole page.
+        template = (
+            "admin/_user_table.html"
+            if request.headers.get("hx-target") == "user-table"
+            else "admin/users.html"
+        )
+        return Template(template, context=context, headers={"Vary": "HX-Request, HX-Target"})
+
+    @get("/users/{user_id:uuid}", name="admin.user")
+    async def user(self, user_id: FromPath[UUID], accounts: NamedDependency[AccountService]) -> Template:
+        return Template("admin/user.html", context={"subject": await accounts.get_user(user_id)})
+
+    @post("/users/{user_id:uuid}/roles", name="admin.user.roles")
+    async def change_role(
+        self,
+        request: Request[Any, Any, Any],
+        user_id: FromPath[UUID],
+        accounts: NamedDependency[AccountService],
+    ) -> Redirect:
+        values = await form_data(request)
+        role = values.get("role", "")
+        granted = values.get("granted") == "true"
+        try:
+            user = await accounts.set_role(require_user(request).id, user_id, role, granted=granted)  # type: ignore[arg-type]
+        except AppError as error:
+            flash(request, error.message, "error")
+        else:
+            verb = "is now" if granted else "is no longer"
+            flash(request, f"{user.full_name} {verb} {'an' if role == 'admin' else 'a'} {role}.", "success")
+        return redirect(f"/admin/users/{user_id}")
+
+    @post("/users/{user_id:uuid}/active", name="admin.user.active")
+    async def change_active(
+        self,
+        request: Request[Any, Any, Any],
+        user_id: FromPath[UUID],
+        accounts: NamedDependency[AccountService],
+    ) -> Redirect:
+        values = await form_data(request)
+        active = values.get("active") == "true"
+        try:
+            user = await accounts.set_active(require_user(request).id, user_id, active=active)
+        except AppError as error:
+            flash(request, error.message, "error")
+        else:
+            flash(request, f"{user.full_name} is {'active again' if active else 'deactivated'}.", "success")
+        return redirect(f"/admin/users/{user_id}")
+
+    @get("/outbox", name="admin.outbox")
+    async def outbox(
+        self, db_session: NamedDependency[AsyncSession], to: FromQuery[str] = "", page: FromQuery[int] = 1
+    ) -> Template:
+        page = _page(page)
+        result = await list_outbox(db_session, to=to, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        return Template(
+            "admin/outbox.html",
+            context={
+                "messages": result.items,
+                "total": result.total,
+                "to": to,
+                "page": page,
+                "pages": max(1, -(-result.total // PAGE_SIZE)),
+            },
+        )
+
+    @get("/outbox/{message_id:uuid}", name="admin.outbox.message")
+    async def outbox_message(
+        self, message_id: FromPath[UUID], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
+        message = await get_email(db_session, message_id)
+        return Template(
+            "admin/email.html", context={"message": message, "links": _URL.findall(message.body_text)}
+        )
+
+    @post("/maintenance", name="admin.maintenance")
+    async def maintenance(self, request: Request[Any, Any, Any]) -> Redirect:
+        values = await form_data(request)
+        enabled = values.get("enabled") == "true"
+        await set_maintenance(
+            request.app.state.valkey,
+            enabled=enabled,
+            message=values.get("message", "").strip()[:500],
+            by=require_user(request).email,
+        )
+        flash(
+            request,
+            "Maintenance mode is on: everyone but admins sees the maintenance page."
+            if enabled
+            else "Maintenance mode is off.",
+            "success",
+        )
+        return redirect("/admin")

@@ -1,0 +1,337 @@
+"""The `coins` command: serve, worker, db, users, maintenance.
+
+Heavy imports stay inside the commands: `coins serve` must set PROMETHEUS_MULTIPROC_DIR before anything
+imports prometheus-client, and `coins --help` should be instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from coins.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from coins.lib.embedded import EmbeddedPostgres, EmbeddedValkey
+
+FIRST_ADMIN_EMAIL = "admin@coins.local"
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(overrides=overrides or None)
+    except ConfigError as exc:
+        click.secho(str(exc), fg="red", err=True)
+        sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="coins-for-change")
+def main() -> None:
+    """Coins for Change: gather ideas and prioritise them with virtual coins."""
+
+
+# Embedded servers ---------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def embedded_services(settings: Settings, *, echo: bool = True) -> Iterator[Settings]:
+    """Start embedded PostgreSQL/Valkey for whichever URL is not configured; stop them on exit."""
+    from coins.lib.embedded import EmbeddedPostgres, EmbeddedValkey
+
+    started: list[EmbeddedPostgres | EmbeddedValkey] = []
+    try:
+        if not settings.database.url:
+            postgres = EmbeddedPostgres(settings.data_path / "postgres")
+            os.environ["DATABASE_URL"] = postgres.start()
+            started.append(postgres)
+            if echo:
+                click.echo(f"  PostgreSQL (embedded) on 127.0.0.1:{postgres.port}, data in {postgres.root}")
+        if not settings.redis.url:
+            valkey = EmbeddedValkey(settings.data_path / "valkey")
+            os.environ["REDIS_URL"] = valkey.start()
+            started.append(valkey)
+            if echo:
+                click.echo(f"  Valkey (embedded) on 127.0.0.1:{valkey.port}, data in {valkey.root}")
+        yield _settings()
+    finally:
+        for server in reversed(started):
+            server.stop()
+        if started and echo:
+            click.echo("Embedded servers stopped.")
+
+
+def run_migrations(settings: Settings, revision: str = "head") -> None:
+    from advanced_alchemy.alembic.commands import AlembicCommands
+
+    from coins.lib.db import make_sqlalchemy_config
+
+    AlembicCommands(sqlalchemy_config=make_sqlalchemy_config(settings)).upgrade(revision=revision)
+
+
+async def _first_admin(settings: Settings) -> tuple[str, str] | None:
+    """On a fresh database make an admin with a random password; return (email, password) if made."""
+    from coins.accounts.services import AccountService
+    from coins.lib.db import make_sqlalchemy_config, standalone_session
+
+    config = make_sqlalchemy_config(settings)
+    try:
+        async with standalone_session(config) as session:
+            accounts = AccountService(session, settings.security)
+            if await accounts.any_admin():
+                return None
+            password = "Coins-" + secrets.token_urlsafe(9) + "7a"
+            await accounts.ensure_admin(email=FIRST_ADMIN_EMAIL, password=password)
+            return FIRST_ADMIN_EMAIL, password
+    finally:
+        await config.get_engine().dispose()
+
+
+def _ensure_front_end() -> None:
+    """Install htmx, its SSE extension and Pico from the npm registry when they are missing."""
+    from coins.settings import project_root
+
+    root = project_root()
+    vendor = root / "static" / "vendor"
+    if (vendor / "htmx.min.js").is_file() or not (root / "package.json").is_file():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        click.secho("npm not found: install Node.js 20 to fetch the front-end libraries.", fg="red", err=True)
+        sys.exit(2)
+    click.echo("Installing front-end libraries (npm ci)...")
+    import subprocess
+
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=root, check=True)  # noqa: S603
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1, or HOST).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8000, or PORT).")
+@click.option(
+    "--workers", type=int, default=None, help="Web worker processes (default 1, or WEB_CONCURRENCY)."
+)
+@click.option(
+    "--worker/--no-worker", "in_process_worker", default=None, help="Run the SAQ worker in-process."
+)
+def serve(host: str | None, port: int | None, workers: int | None, in_process_worker: bool | None) -> None:
+    """Run the web app. With no DATABASE_URL / REDIS_URL it starts embedded PostgreSQL and Valkey."""
+    settings = _settings()
+    metrics_dir = settings.data_path / f"metrics-{os.getpid()}"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    # Before anything imports prometheus-client: every web worker writes its samples here.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    if host:
+        os.environ["HOST"] = host
+    if port:
+        os.environ["PORT"] = str(port)
+    if workers:
+        os.environ["WEB_CONCURRENCY"] = str(workers)
+    if in_process_worker is not None:
+        os.environ["WORKER_IN_PROCESS"] = "true" if in_process_worker else "false"
+    _ensure_front_end()
+
+    click.echo("Starting Coins for Change...")
+    try:
+        with embedded_services(_settings()) as settings:
+            run_migrations(settings)
+            made = asyncio.run(_first_admin(settings))
+            _serve_forever(settings, made)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve_forever(settings: Settings, first_admin: tuple[str, str] | None) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    url = f"http://{settings.app.host}:{settings.app.port}"
+    click.echo("")
+    click.secho(f"Coins for Change is running at {url}", fg="green", bold=True)
+    if first_admin:
+        email, password = first_admin
+        click.secho(f"First run: log in at {url}/login as {email} with password {password}", fg="yellow")
+        click.echo(
+            "  (shown once; change it on your account page, or reset it with `coins users create-admin`)"
+        )
+    click.echo("Press Ctrl-C to stop.\n")
+    Granian(
+        "coins.app:create_app",
+        factory=True,
+        address=settings.app.host,
+        port=settings.app.port,
+        interface=Interfaces.ASGI,
+        workers=settings.app.workers,
+        log_access=False,
+        workers_kill_timeout=30,
+    ).serve()
+
+
+@main.command()
+def worker() -> None:
+    """Run the SAQ worker on its own (production runs it as a separate deployment)."""
+    from coins.lib.logging import configure_logging
+    from coins.worker import make_queue, make_worker
+
+    settings = _settings()
+    if not settings.database.url or not settings.redis.url:
+        click.secho(
+            "coins worker needs DATABASE_URL and REDIS_URL (start `coins serve` for the embedded setup).",
+            fg="red",
+            err=True,
+        )
+        sys.exit(2)
+    configure_logging(settings.logging.level, settings.logging.format)
+
+    async def run() -> None:
+        queue = make_queue(settings)
+        await queue.connect()
+        work = make_worker(settings, queue)
+        try:
+            await work.start()
+        finally:
+            await work.stop()
+            await queue.disconnect()
+
+    click.echo(
+        f"SAQ worker on queue '{settings.worker.queue_name}' (concurrency {settings.worker.concurrency})."
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+# Database -----------------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database migrations (Alembic)."""
+
+
+@contextlib.contextmanager
+def _database_settings() -> Iterator[Settings]:
+    settings = _settings()
+    if settings.database.url:
+        yield settings
+        return
+    with embedded_services(settings, echo=False) as embedded:
+        yield embedded
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    with _database_settings() as settings:
+        run_migrations(settings, revision)
+    click.echo(f"Database upgraded to {revision}.")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (e.g. -1, or base)."""
+    from advanced_alchemy.alembic.commands import AlembicCommands
+
+    from coins.lib.db import make_sqlalchemy_config
+
+    with _database_settings() as settings:
+        AlembicCommands(sqlalchemy_config=make_sqlalchemy_config(settings)).downgrade(revision=revision)
+    click.echo(f"Database downgraded to {revision}.")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the migration does.")
+@click.option("--autogenerate/--empty", default=True, help="Compare models with the database.")
+def db_revision(message: str, autogenerate: bool) -> None:
+    """Create a new migration file under migrations/versions/."""
+    from advanced_alchemy.alembic.commands import AlembicCommands
+
+    from coins.lib.db import make_sqlalchemy_config
+
+    with _database_settings() as settings:
+        AlembicCommands(sqlalchemy_config=make_sqlalchemy_config(settings)).revision(
+            message=message, autogenerate=autogenerate
+        )
+
+
+# Users --------------------------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Manage accounts."""
+
+
+@users.command("create-admin")
+@click.argument("email")
+@click.option("--password", default=None, help="The password (prompted for when omitted).")
+@click.option("--name", "full_name", default="Administrator", show_default=True)
+def create_admin(email: str, password: str | None, full_name: str) -> None:
+    """Create an admin account, or make an existing account admin with this password."""
+    from coins.accounts.services import AccountService
+    from coins.lib.db import make_sqlalchemy_config, standalone_session
+    from coins.lib.errors import AppError
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def run(settings: Settings) -> tuple[str, bool]:
+        config = make_sqlalchemy_config(settings)
+        try:
+            async with standalone_session(config) as session:
+                user, created = await AccountService(session, settings.security).ensure_admin(
+                    email=email, password=password or "", full_name=full_name
+                )
+                return user.email, created
+        finally:
+            await config.get_engine().dispose()
+
+    with _database_settings() as settings:
+        try:
+            address, created = asyncio.run(run(settings))
+        except AppError as exc:
+            click.secho(exc.message, fg="red", err=True)
+            sys.exit(1)
+    click.echo(f"{'Created' if created else 'Updated'} admin {address}.")
+
+
+# Maintenance --------------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("state", type=click.Choice(["on", "off", "status"]))
+@click.option("--message", default="", help="Shown on the maintenance page.")
+def maintenance(state: str, message: str) -> None:
+    """Switch maintenance mode for every replica (or show it)."""
+    from coins.lib.maintenance import get_maintenance, set_maintenance
+    from coins.lib.valkey import make_valkey
+
+    settings = _settings()
+    if not settings.redis.url:
+        click.secho("REDIS_URL is not set: maintenance mode lives in the shared Valkey.", fg="red", err=True)
+        sys.exit(2)
+
+    async def run() -> str:
+        client = make_valkey(settings)
+        try:
+            if state == "status":
+                current = await get_maintenance(client)
+            else:
+                current = await set_maintenance(client, enabled=state == "on", message=message, by="cli")
+        finally:
+            await client.aclose()
+        return f"Maintenance mode is {'on' if current.enabled else 'off'}." + (
+            f" Message: {current.message}" if current.message else ""
+        )
+
+    click.echo(asyncio.run(run()))

@@ -1,0 +1,78 @@
+"""Database wiring: the advanced-alchemy config, explicit commits, and work that must wait for a commit.
+
+Request handlers never rely on an automatic commit at the end of the request: a commit failing there
+would be swallowed while the client already saw success.  Services call `commit(session)`, which also
+runs the callbacks registered with `after_commit` (enqueueing jobs, publishing live updates), so a
+worker never races the transaction that created its work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from advanced_alchemy.config import AlembicAsyncConfig, AsyncSessionConfig
+from advanced_alchemy.extensions.litestar import EngineConfig, SQLAlchemyAsyncConfig
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coins.settings import Settings, asyncpg_url, project_root
+
+logger = logging.getLogger("coins.db")
+
+AfterCommit = Callable[[], Awaitable[None]]
+_AFTER_COMMIT = "coins.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` once the current transaction has committed (dropped if it rolls back)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the after-commit callbacks; their failures are logged, never raised."""
+    await session.commit()
+    callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:
+            logger.exception("after-commit callback failed")
+
+
+async def rollback(session: AsyncSession) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+    await session.rollback()
+
+
+def make_sqlalchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
+    return SQLAlchemyAsyncConfig(
+        connection_string=asyncpg_url(settings.database.url),
+        engine_config=EngineConfig(
+            pool_size=settings.database.pool_size,
+            max_overflow=settings.database.max_overflow,
+            pool_timeout=settings.database.pool_timeout,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            echo=settings.database.echo,
+        ),
+        session_config=AsyncSessionConfig(expire_on_commit=False, autoflush=False),
+        # The default handler only closes the session: whatever was not committed explicitly is rolled back.
+        before_send_handler=None,
+        alembic_config=AlembicAsyncConfig(
+            script_location=str(project_root() / "migrations"),
+            version_table_name="alembic_version",
+        ),
+        create_all=False,
+        set_default_exception_handler=False,
+    )
+
+
+@asynccontextmanager
+async def standalone_session(config: SQLAlchemyAsyncConfig) -> AsyncIterator[AsyncSession]:
+    """A session for jobs and commands, outside any request."""
+    async with config.get_session() as session:
+        try:
+            yield session
+        finally:
+            session.info.pop(_AFTER_COMMIT, None)

@@ -1,0 +1,37 @@
+"""Dependencies shared by every controller, resolved from the application state built in `create_app`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from litestar.di import NamedDependency, Provide
+
+from coins.accounts.services import AccountService
+from coins.notifications.mail import Mailer
+from coins.settings import Settings
+
+if TYPE_CHECKING:
+    from litestar.datastructures import State
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def provide_settings(state: State) -> Settings:
+    settings: NamedDependency[Settings] = state.settings
+    return settings
+
+
+def provide_mailer(state: State) -> Mailer:
+    mailer: Mailer = state.mailer
+    return mailer
+
+
+def provide_accounts(db_session: NamedDependency[AsyncSession], state: State) -> AccountService:
+    return AccountService(db_session, state.settings.security, state.mailer)
+
+
+def dependencies() -> dict[str, Provide]:
+    return {
+        "settings": Provide(provide_settings, sync_to_thread=False),
+        "mailer": Provide(provide_mailer, sync_to_thread=False),
+        "accounts": Provide(provide_accounts, sync_to_thread=False),
+    }

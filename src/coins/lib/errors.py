@@ -1,0 +1,258 @@
+"""One error shape for every failure.
+
+Scripts get the SPEC.md body `{"error_code", "message", "details", "timestamp", "request_id"}` with the
+fitting status; browsers get a friendly page (or, for htmx requests, a message swapped into the page).
+No stack trace ever leaves the process: unexpected errors are logged with their request id and the
+user sees only that id.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.response import Template
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_405_METHOD_NOT_ALLOWED,
+    HTTP_409_CONFLICT,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_429_TOO_MANY_REQUESTS,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+
+from coins.lib.requestid import current_request_id
+
+if TYPE_CHECKING:
+    from litestar.types import ExceptionHandlersMap
+
+logger = logging.getLogger("coins.errors")
+
+
+class AppError(Exception):
+    """A failure the user can understand: a code from SPEC.md, a status and a sentence."""
+
+    error_code = "SYSTEM_001"
+    status_code = HTTP_500_INTERNAL_SERVER_ERROR
+    default_message = "Something went wrong."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+        error_code: str | None = None,
+        status_code: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.details = details or {}
+        if error_code:
+            self.error_code = error_code
+        if status_code:
+            self.status_code = status_code
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class AuthenticationFailed(AppError):
+    error_code = "AUTH_001"
+    status_code = HTTP_401_UNAUTHORIZED
+    default_message = "Authentication failed."
+
+
+class PermissionDenied(AppError):
+    error_code = "AUTH_002"
+    status_code = HTTP_403_FORBIDDEN
+    default_message = "You do not have permission to do that."
+
+
+class AccountLocked(AppError):
+    error_code = "AUTH_003"
+    status_code = HTTP_403_FORBIDDEN
+    default_message = "This account is locked after too many failed log-ins."
+
+
+class CsrfFailed(AppError):
+    error_code = "AUTH_004"
+    status_code = HTTP_403_FORBIDDEN
+    default_message = "The form expired or was not sent from this site. Reload the page and try again."
+
+
+class AccountInactive(AppError):
+    error_code = "AUTH_005"
+    status_code = HTTP_403_FORBIDDEN
+    default_message = "This account has been deactivated. Contact an administrator."
+
+
+class Conflict(AppError):
+    error_code = "RESOURCE_002"
+    status_code = HTTP_409_CONFLICT
+    default_message = "That conflicts with existing data."
+
+
+class NotFound(AppError):
+    error_code = "RESOURCE_001"
+    status_code = HTTP_404_NOT_FOUND
+    default_message = "Not found."
+
+
+class InvalidInput(AppError):
+    error_code = "VALIDATION_001"
+    status_code = HTTP_422_UNPROCESSABLE_ENTITY
+    default_message = "Some values are not valid."
+
+    def __init__(self, message: str | None = None, *, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message, details={"fields": fields or {}})
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return dict(self.details.get("fields", {}))
+
+
+class RateLimited(AppError):
+    error_code = "RATE_001"
+    status_code = HTTP_429_TOO_MANY_REQUESTS
+    default_message = "Too many requests. Slow down and try again in a moment."
+
+
+class Maintenance(AppError):
+    error_code = "SYSTEM_002"
+    status_code = HTTP_503_SERVICE_UNAVAILABLE
+    default_message = "Coins for Change is down for maintenance. Please try again shortly."
+
+
+class ServiceUnavailable(AppError):
+    error_code = "SYSTEM_003"
+    status_code = HTTP_503_SERVICE_UNAVAILABLE
+    default_message = "A service we depend on is unavailable. Please try again shortly."
+
+
+# Litestar's own HTTP errors, mapped to our codes.
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    HTTP_400_BAD_REQUEST: ("VALIDATION_001", "The request could not be understood."),
+    HTTP_401_UNAUTHORIZED: ("AUTH_001", "Authentication required."),
+    HTTP_403_FORBIDDEN: ("AUTH_002", "You do not have permission to do that."),
+    HTTP_404_NOT_FOUND: ("RESOURCE_001", "Not found."),
+    HTTP_405_METHOD_NOT_ALLOWED: ("REQUEST_001", "That method is not allowed here."),
+    HTTP_429_TOO_MANY_REQUESTS: ("RATE_001", "Too many requests."),
+    HTTP_503_SERVICE_UNAVAILABLE: ("SYSTEM_003", "Service unavailable."),
+}
+
+
+def error_body(error_code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "error_code": error_code,
+        "message": message,
+        "details": details or {},
+        "timestamp": datetime.now(UTC).isoformat(),
+        "request_id": current_request_id(),
+    }
+
+
+def wants_json(request: Request[Any, Any, Any]) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/schema", "/health", "/ready", "/metrics")) or path == "/api":
+        return True
+    if request.headers.get("hx-request"):
+        return False
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _normalise(exc: Exception) -> AppError:  # noqa: PLR0911 - one branch per kind of error
+    if isinstance(exc, AppError):
+        return exc
+    if isinstance(exc, ValidationException):
+        fields = _validation_fields(exc.extra)
+        status = HTTP_400_BAD_REQUEST if not fields else HTTP_422_UNPROCESSABLE_ENTITY
+        error = InvalidInput(_validation_message(exc), fields=fields)
+        error.status_code = status
+        return error
+    if isinstance(exc, NotAuthorizedException):
+        return AuthenticationFailed(
+            exc.detail if exc.detail != "Unauthorized" else "Authentication required."
+        )
+    if isinstance(exc, PermissionDeniedException):
+        return PermissionDenied()
+    if isinstance(exc, NotFoundException):
+        return NotFound()
+    if isinstance(exc, HTTPException):
+        code, message = _HTTP_CODES.get(exc.status_code, ("SYSTEM_001", "Something went wrong."))
+        return AppError(
+            message, error_code=code, status_code=exc.status_code, headers=dict(exc.headers or {})
+        )
+    return AppError()
+
+
+def _validation_message(exc: ValidationException) -> str:
+    detail = str(exc.detail or "")
+    if "decode" in detail.lower() or "json" in detail.lower():
+        return "The request body is not valid JSON."
+    return "Some values are not valid."
+
+
+def _validation_fields(extra: Any) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    if isinstance(extra, list):
+        for item in extra:
+            if isinstance(item, dict):
+                key = str(item.get("key") or item.get("source") or "body")
+                fields[key] = str(item.get("message", "invalid value"))
+    return fields
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    error = _normalise(exc)
+    if error.status_code >= HTTP_500_INTERNAL_SERVER_ERROR and not isinstance(exc, AppError | HTTPException):
+        logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        error.details = {}
+    elif error.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
+        logger.error("%s on %s %s: %s", error.error_code, request.method, request.url.path, error.message)
+
+    headers = dict(error.headers)
+    if wants_json(request):
+        return Response(
+            content=error_body(error.error_code, error.message, error.details),
+            status_code=error.status_code,
+            media_type=MediaType.JSON,
+            headers=headers,
+        )
+    return render_error_page(request, error, headers)
+
+
+def render_error_page(
+    request: Request[Any, Any, Any], error: AppError, headers: dict[str, str]
+) -> Response[Any]:
+    context = {
+        "error": error,
+        "request_id": current_request_id(),
+        "status_code": error.status_code,
+    }
+    is_htmx = bool(request.headers.get("hx-request"))
+    is_boosted = bool(request.headers.get("hx-boosted"))
+    if is_htmx and not is_boosted:
+        # A widget failed: show the message in the page's message area instead of the widget's target.
+        headers.update({"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"})
+        template = "errors/_message.html"
+    else:
+        template = "errors/error.html"
+    headers["Vary"] = "HX-Request"
+    return Template(template_name=template, context=context, status_code=error.status_code, headers=headers)
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    return {Exception: handle_exception}

@@ -1,0 +1,51 @@
+"""HTML form helpers: read a form, answer with the form again (422, messages in place) or redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.response import Redirect, Template
+
+from coins.lib.errors import AppError, InvalidInput
+
+
+async def form_data(request: Request[Any, Any, Any]) -> dict[str, str]:
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def form_errors(error: AppError) -> dict[str, str]:
+    """Field messages for the template; anything not tied to a field goes under `_form`."""
+    fields = error.fields if isinstance(error, InvalidInput) else dict(error.details.get("fields", {}))
+    errors = dict(fields)
+    if not fields or not isinstance(error, InvalidInput):
+        errors.setdefault("_form", error.message)
+    return errors
+
+
+def render_form(
+    template: str,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    return Template(
+        template_name=template,
+        context={"values": values or {}, "errors": errors or {}, **context},
+        status_code=status_code,
+        headers={"Vary": "HX-Request"},
+    )
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site paths: an open redirect after log-in is a phishing tool."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def redirect(path: str) -> Redirect:
+    return Redirect(path=path, status_code=303)

@@ -1,0 +1,1 @@
+"""Notifications: email delivery (SMTP or the local outbox) and, later, the in-app centre."""

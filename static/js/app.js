@@ -1,0 +1,27 @@
+// Small behaviours on top of htmx. No inline scripts anywhere: the content security policy forbids them.
+(function () {
+  "use strict";
+
+  // After a boosted page change, move focus to the main landmark so screen readers announce the page;
+  // after a form comes back with errors, focus the first invalid field.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    var invalid = target.querySelector('[aria-invalid="true"], .form-error');
+    if (invalid) {
+      invalid.focus({ preventScroll: false });
+      return;
+    }
+    if (event.detail.boosted) {
+      var main = document.getElementById("main");
+      if (main) main.focus({ preventScroll: true });
+    }
+  });
+
+  // A network failure should never look like nothing happened.
+  document.addEventListener("htmx:sendError", function () {
+    var messages = document.getElementById("messages");
+    if (messages) {
+      messages.innerHTML = '<p class="flash flash-error" role="alert">The server could not be reached. Check your connection and try again.</p>';
+    }
+  });
+})();
