@@ -84,8 +84,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await worker.stop()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
-            await queue.disconnect()
-            await valkey.aclose()
+            # Shutting down must work while Valkey is down (that may be why we are stopping).
+            for close in (queue.disconnect, valkey.aclose):
+                try:
+                    await close()
+                except Exception as exc:
+                    logger.warning("while shutting down: %s", exc)
 
     app = Litestar(
         route_handlers=[

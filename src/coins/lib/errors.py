@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import (
@@ -231,7 +232,23 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             media_type=MediaType.JSON,
             headers=headers,
         )
+    if isinstance(error, AuthenticationFailed):
+        return login_redirect(request)
     return render_error_page(request, error, headers)
+
+
+def login_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A visitor on a page that needs an account goes to the log-in form and comes back afterwards."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":
+        # After log-in, come back to the page the form was on, not to a POST-only address.
+        current = urlsplit(request.headers.get("hx-current-url", "") or request.headers.get("referer", ""))
+        target = current.path or "/"
+    location = "/login?" + urlencode({"next": target})
+    if request.headers.get("hx-request"):
+        # htmx would swap the log-in page into a widget; ask it to navigate instead.
+        return Response(content=b"", status_code=200, headers={"HX-Redirect": location})
+    return Response(content=b"", status_code=303, headers={"Location": location})
 
 
 def render_error_page(
