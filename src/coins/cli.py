@@ -122,7 +122,18 @@ def _ensure_front_end() -> None:
 @click.option(
     "--worker/--no-worker", "in_process_worker", default=None, help="Run the SAQ worker in-process."
 )
-def serve(host: str | None, port: int | None, workers: int | None, in_process_worker: bool | None) -> None:
+@click.option(
+    "--migrate/--no-migrate",
+    default=None,
+    help="Apply migrations first (default: in development; production runs `coins db upgrade` as a job).",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    in_process_worker: bool | None,
+    migrate: bool | None,
+) -> None:
     """Run the web app. With no DATABASE_URL / REDIS_URL it starts embedded PostgreSQL and Valkey."""
     settings = _settings()
     metrics_dir = settings.data_path / f"metrics-{os.getpid()}"
@@ -143,8 +154,11 @@ def serve(host: str | None, port: int | None, workers: int | None, in_process_wo
     click.echo("Starting Coins for Change...")
     try:
         with embedded_services(_settings()) as settings:
-            run_migrations(settings)
-            made = asyncio.run(_first_admin(settings))
+            local = settings.app.environment in {"development", "test"}
+            if migrate if migrate is not None else local:
+                run_migrations(settings)
+            # A first admin with a printed password is a laptop convenience, never a production log line.
+            made = asyncio.run(_first_admin(settings)) if local else None
             _serve_forever(settings, made)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -191,3 +191,19 @@ async def test_request_id_from_proxy_is_kept(client: AsyncTestClient[Litestar]) 
     assert response.json()["request_id"] == "envoy-1234567890"
     bogus = await client.get("/health", headers={"X-Request-ID": "<script>"})
     assert bogus.headers["x-request-id"] != "<script>"
+
+
+async def test_htmx_requests_send_the_csrf_token_as_a_header(client: AsyncTestClient[Litestar]) -> None:
+    """htmx posts carry the token from `hx-headers` on <body>, not a form field."""
+    email = unique_email()
+    await register(client, email=email)
+    await log_in(client, email, PASSWORD)
+    page = await client.get("/account")
+    token = re.search(r'hx-headers=\'\{"x-csrftoken": "([^"]+)"\}\'', page.text).group(1)
+    assert token == csrf_token(page.text)
+    without = await client.post("/logout", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert without.status_code == 403
+    with_header = await client.post(
+        "/logout", headers={"HX-Request": "true", "x-csrftoken": token}, follow_redirects=False
+    )
+    assert with_header.status_code == 303
