@@ -29,6 +29,8 @@ from coins.accounts.auth import AuthenticationMiddleware
 from coins.accounts.views import AccountPages
 from coins.admin.api import AdminApiController
 from coins.admin.views import AdminPages
+from coins.campaigns.api import CampaignApiController, InvitationApiController
+from coins.coins.api import CoinApiController
 from coins.home.views import HomePages
 from coins.lib.db import make_sqlalchemy_config
 from coins.lib.deps import dependencies
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     configure_logging(settings.logging.level, settings.logging.format)
 
     db_config = make_sqlalchemy_config(settings)
+    media_path = settings.media_path
+    media_path.mkdir(parents=True, exist_ok=True)
     valkey = make_valkey(settings)
     queue = make_queue(settings)
     templates = make_jinja_env(settings)
@@ -96,9 +100,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             AuthApiController,
             AdminApiController,
+            CampaignApiController,
+            InvitationApiController,
+            CoinApiController,
             HomePages,
             AccountPages,
             AdminPages,
+            create_static_files_router(
+                path="/media",
+                directories=[media_path],
+                cache_control=CacheControlHeader(max_age=86400, public=True),
+                include_in_schema=False,
+            ),
             create_static_files_router(
                 path="/static",
                 directories=[settings.static_path],

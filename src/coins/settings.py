@@ -51,6 +51,8 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     workers: int = 1
     templates_dir: str = ""
     static_dir: str = ""
+    # Uploaded images; replicas must share it (a volume). Defaults to <data_dir>/media.
+    media_dir: str = ""
 
 
 class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -155,6 +157,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return Path(self.app.static_dir) if self.app.static_dir else project_root() / "static"
 
     @property
+    def media_path(self) -> Path:
+        return Path(self.app.media_dir).resolve() if self.app.media_dir else self.data_path / "media"
+
+    @property
     def saq_url(self) -> str:
         """SAQ only accepts redis:// URLs; Valkey speaks the same protocol."""
         return redis_scheme(self.redis.url)
@@ -243,6 +249,7 @@ ENV_VARS: dict[str, EnvVar] = {
     "SECRET_KEY": EnvVar("app", "secret_key", _parse_str),
     "DATA_DIR": EnvVar("app", "data_dir", _parse_str),
     "WEB_CONCURRENCY": EnvVar("app", "workers", _parse_int),
+    "MEDIA_DIR": EnvVar("app", "media_dir", _parse_str),
     "DATABASE_URL": EnvVar("database", "url", _parse_str),
     "DATABASE_POOL_SIZE": EnvVar("database", "pool_size", _parse_int),
     "DATABASE_MAX_OVERFLOW": EnvVar("database", "max_overflow", _parse_int),

@@ -19,6 +19,7 @@ from saq.queue.redis import RedisQueue
 from saq.types import Context as SaqContext
 from saq.types import Function
 
+from coins.campaigns.tasks import complete_due_campaigns, send_campaign_ending_notices
 from coins.lib.db import make_sqlalchemy_config, standalone_session
 from coins.lib.requestid import bind_request_id
 from coins.lib.templating import make_jinja_env
@@ -60,8 +61,17 @@ async def sweep_emails(ctx: Context) -> int:
         return await mail.requeue_stalled(session, ctx["queue"], older_than=timedelta(minutes=5))
 
 
-FUNCTIONS: list[Function[Context]] = [deliver_email, sweep_emails]
-CRON_JOBS: list[CronJob[Context]] = [CronJob(sweep_emails, cron="*/5 * * * *", timeout=120, retries=1)]
+FUNCTIONS: list[Function[Context]] = [
+    deliver_email,
+    sweep_emails,
+    complete_due_campaigns,
+    send_campaign_ending_notices,
+]
+CRON_JOBS: list[CronJob[Context]] = [
+    CronJob(sweep_emails, cron="*/5 * * * *", timeout=120, retries=1),
+    CronJob(complete_due_campaigns, cron="* * * * *", timeout=120, retries=1),
+    CronJob(send_campaign_ending_notices, cron="*/5 * * * *", timeout=300, retries=1),
+]
 
 
 class CoinsWorker(Worker[Context]):

@@ -8,7 +8,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from coins.accounts.api import user_read
 from coins.accounts.auth import admin_required, require_user
@@ -39,8 +39,8 @@ class AdminApiController(Controller):
         self,
         accounts: NamedDependency[AccountService],
         q: FromQuery[str] = "",
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> UserList:
         page = await accounts.search(query=q, limit=limit, offset=offset)
         return UserList(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from litestar.di import NamedDependency, Provide
 
 from coins.accounts.services import AccountService
+from coins.campaigns.services import CampaignService
 from coins.notifications.mail import Mailer
 from coins.settings import Settings
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def provide_settings(state: State) -> Settings:
-    settings: NamedDependency[Settings] = state.settings
+    settings: Settings = state.settings
     return settings
 
 
@@ -29,9 +30,14 @@ def provide_accounts(db_session: NamedDependency[AsyncSession], state: State) ->
     return AccountService(db_session, state.settings.security, state.mailer)
 
 
+def provide_campaigns(db_session: NamedDependency[AsyncSession], state: State) -> CampaignService:
+    return CampaignService(db_session, state.mailer)
+
+
 def dependencies() -> dict[str, Provide]:
     return {
         "settings": Provide(provide_settings, sync_to_thread=False),
         "mailer": Provide(provide_mailer, sync_to_thread=False),
         "accounts": Provide(provide_accounts, sync_to_thread=False),
+        "campaigns": Provide(provide_campaigns, sync_to_thread=False),
     }

@@ -1,0 +1,1 @@
+"""Campaigns: lifecycle, membership and invitations, tags, coin policy."""
