@@ -30,6 +30,7 @@ from coins.accounts.views import AccountPages
 from coins.admin.api import AdminApiController
 from coins.admin.views import AdminPages
 from coins.campaigns.api import CampaignApiController, InvitationApiController
+from coins.campaigns.views import CampaignPages, InvitationPages
 from coins.coins.api import CoinApiController
 from coins.home.views import HomePages
 from coins.lib.db import make_sqlalchemy_config
@@ -106,6 +107,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HomePages,
             AccountPages,
             AdminPages,
+            CampaignPages,
+            InvitationPages,
             create_static_files_router(
                 path="/media",
                 directories=[media_path],

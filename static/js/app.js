@@ -17,6 +17,16 @@
     }
   });
 
+  // Tag colours come from data attributes: the content security policy forbids inline style attributes,
+  // but setting a custom property from script is allowed.
+  function paintTags(root) {
+    root.querySelectorAll(".tag[data-colour]").forEach(function (tag) {
+      tag.style.setProperty("--tag-colour", tag.getAttribute("data-colour"));
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { paintTags(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { paintTags(event.detail.elt); });
+
   // A network failure should never look like nothing happened.
   document.addEventListener("htmx:sendError", function () {
     var messages = document.getElementById("messages");

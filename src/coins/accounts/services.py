@@ -18,7 +18,6 @@ from uuid import UUID
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import case, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.accounts.models import PasswordResetToken, User
@@ -30,7 +29,7 @@ from coins.accounts.passwords import (
     verify_password,
 )
 from coins.lib import audit
-from coins.lib.db import commit, rollback
+from coins.lib.db import commit, flush_unique, rollback
 from coins.lib.errors import (
     AccountInactive,
     AccountLocked,
@@ -127,15 +126,12 @@ class AccountService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             password_hash=await hash_password(password),
         )
         self.db.add(user)
-        try:
-            await self.db.flush()
-        except IntegrityError:
-            await rollback(self.db)
+        if not await flush_unique(self.db):
             raise Conflict(
                 "An account with this email address already exists. Log in or reset your password.",
                 error_code="ACCOUNT_001",
                 details={"fields": {"email": "An account with this email address already exists."}},
-            ) from None
+            )
         audit.record(
             self.db,
             actor_id=user.id,
@@ -231,14 +227,11 @@ class AccountService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
         before = {"full_name": user.full_name, "email": user.email}
         user.full_name = full_name.strip()
         user.email = normalise_email(email)
-        try:
-            await self.db.flush()
-        except IntegrityError:
-            await rollback(self.db)
+        if not await flush_unique(self.db):
             raise InvalidInput(
                 "Please correct the highlighted fields.",
                 fields={"email": "Another account already uses this email address."},
-            ) from None
+            )
         audit.record(
             self.db,
             actor_id=user.id,

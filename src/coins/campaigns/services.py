@@ -35,7 +35,7 @@ from coins.campaigns.models import (
 )
 from coins.coins.services import grant_initial_allocation
 from coins.lib import audit
-from coins.lib.db import commit, rollback
+from coins.lib.db import commit, flush_unique, rollback
 from coins.lib.errors import AppError, Conflict, InvalidInput, NotFound, PermissionDenied
 from coins.lib.markdown import render_markdown
 from coins.lib.media import BANNER, ICON, remove_image, store_image
@@ -319,15 +319,12 @@ class CampaignService:
             created_by_id=actor.id,
         )
         self.db.add(campaign)
-        try:
-            await self.db.flush()
-        except IntegrityError:
-            await rollback(self.db)
+        if not await flush_unique(self.db):
             raise Conflict(
                 "That slug is already used by another campaign.",
                 error_code="CAMPAIGN_006",
                 details={"fields": {"slug": "Already used by another campaign: choose another."}},
-            ) from None
+            )
         audit.record(
             self.db,
             actor_id=actor.id,
@@ -362,15 +359,12 @@ class CampaignService:
             setattr(campaign, name, value.strip() if name == "title" else value)
         if "description" in changes:
             campaign.description_html = render_markdown(campaign.description)
-        try:
-            await self.db.flush()
-        except IntegrityError:
-            await rollback(self.db)
+        if not await flush_unique(self.db):
             raise Conflict(
                 "That slug is already used by another campaign.",
                 error_code="CAMPAIGN_006",
                 details={"fields": {"slug": "Already used by another campaign: choose another."}},
-            ) from None
+            )
         audit.record(
             self.db,
             actor_id=access.viewer.id if access.viewer else None,
@@ -928,14 +922,11 @@ class CampaignService:
             tag.is_active = is_active
         elif tag_id is None:
             tag.is_active = True
-        try:
-            await self.db.flush()
-        except IntegrityError:
-            await rollback(self.db)
+        if not await flush_unique(self.db):
             raise InvalidInput(
                 "Please correct the highlighted fields.",
                 fields={"name": "Another tag of this campaign already has this name."},
-            ) from None
+            )
         audit.record(
             self.db,
             actor_id=access.viewer.id if access.viewer else None,

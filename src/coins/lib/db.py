@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from advanced_alchemy.config import AlembicAsyncConfig, AsyncSessionConfig
 from advanced_alchemy.extensions.litestar import EngineConfig, SQLAlchemyAsyncConfig
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.settings import Settings, asyncpg_url, project_root
@@ -38,6 +39,21 @@ async def commit(session: AsyncSession) -> None:
             await callback()
         except Exception:
             logger.exception("after-commit callback failed")
+
+
+async def flush_unique(session: AsyncSession) -> bool:
+    """Flush; False when a unique (or other) constraint refused it, after rolling the transaction back.
+
+    The rollback expires every loaded object: a caller that shows a form again must re-read what it shows.
+    (A SAVEPOINT would not help here: SQLAlchemy marks the whole session failed when objects added before
+    the savepoint fail to flush inside it.)
+    """
+    try:
+        await session.flush()
+    except IntegrityError:
+        await rollback(session)
+        return False
+    return True
 
 
 async def rollback(session: AsyncSession) -> None:
