@@ -17,7 +17,10 @@ PYTHON = "3.11"
 
 def front_end(session: nox.Session) -> None:
     """htmx, its SSE extension and Pico come from the npm registry (package-lock.json), never from git."""
-    if (ROOT / "static" / "vendor" / "htmx.min.js").is_file() and (ROOT / "node_modules").is_dir():
+    installed = ROOT / "node_modules" / ".package-lock.json"  # npm's record of what node_modules holds
+    lock = ROOT / "package-lock.json"
+    vendored = ROOT / "static" / "vendor" / "htmx.min.js"
+    if vendored.is_file() and installed.is_file() and installed.stat().st_mtime >= lock.stat().st_mtime:
         return
     if shutil.which("npm") is None:
         session.error("npm not found: install Node.js 20 (see README, Prerequisites).")
