@@ -153,8 +153,9 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("amount", sa.Integer(), nullable=False),
         sa.Column("votes", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column("idea_id", advanced_alchemy.types.GUID(length=16), nullable=True),
-        sa.Column("from_idea_id", advanced_alchemy.types.GUID(length=16), nullable=True),
+        # Foreign keys to ideas come with the ideas table (0003).
+        sa.Column("idea_id", sa.BigInteger(), nullable=True),
+        sa.Column("from_idea_id", sa.BigInteger(), nullable=True),
         sa.Column("idempotency_key", sa.String(length=200), nullable=True),
         sa.Column("reason", sa.String(length=200), server_default=sa.text("''"), nullable=False),
         sa.Column(

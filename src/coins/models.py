@@ -2,7 +2,8 @@
 
 from coins.accounts.models import PasswordResetToken, User
 from coins.campaigns.models import Campaign, CampaignMember, Invitation, Tag
-from coins.coins.models import CoinBalance, LedgerEntry
+from coins.coins.models import CoinAllocation, CoinBalance, CoinRequest, LedgerEntry
+from coins.ideas.models import Idea, IdeaStatusChange, IdeaTag, IdeaVersion
 from coins.lib.audit import AuditEvent
 from coins.notifications.models import EmailMessage
 
@@ -10,8 +11,14 @@ __all__ = [
     "AuditEvent",
     "Campaign",
     "CampaignMember",
+    "CoinAllocation",
     "CoinBalance",
+    "CoinRequest",
     "EmailMessage",
+    "Idea",
+    "IdeaStatusChange",
+    "IdeaTag",
+    "IdeaVersion",
     "Invitation",
     "LedgerEntry",
     "PasswordResetToken",

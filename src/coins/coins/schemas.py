@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 
 import msgspec
 
@@ -18,8 +17,8 @@ class LedgerEntryRead(msgspec.Struct, kw_only=True):
     kind: str
     amount: int
     votes: int
-    idea_id: UUID | None
-    from_idea_id: UUID | None
+    idea_id: int | None
+    from_idea_id: int | None
     reason: str
     created_at: datetime
 

@@ -1,18 +1,38 @@
 """Coin operations against the database. The rules themselves live in `coins.ledger` (pure functions).
 
-Every operation is one or two SQL statements that the database checks: balances cannot go negative
-(CHECK constraints) and the initial grant happens once per member (unique index on the ledger).
+A member's own operations (allocate, release, reallocate) go through the `coin_member_move` database
+function: one statement, one round trip, guarded by row locks and conditional updates, so no
+interleaving of requests can overspend and a repeated Idempotency-Key replays the first answer.  The
+operations that follow an idea's fate (expend, recycle, forfeit, move on merge) and grants and rewards
+run inside the caller's transaction, so the idea's new status and its coins commit together.
+
+Locks are always taken in the same order: the campaign's advisory lock (shared; completion takes it
+exclusively), ideas by ascending id, then balance rows by ascending user id.  That order makes
+deadlocks between coin operations impossible.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 from uuid import UUID
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coins.coins.models import CoinBalance, LedgerEntry
+from coins.coins import ledger
+from coins.coins.ledger import Kind, Policy, RuleViolation
+from coins.coins.models import CoinAllocation, CoinBalance, LedgerEntry
+from coins.lib.errors import AppError
+
+logger = logging.getLogger("coins.coins")
+
+MAX_STALE_RETRIES = 5
 
 _GRANT = text(
     """
@@ -28,6 +48,87 @@ _GRANT = text(
     RETURNING user_id
     """
 )
+
+_MEMBER_MOVE = text(
+    """
+    SELECT replayed, response FROM coin_member_move(
+        :campaign, :user, :actor, :key, :fingerprint, :linear, :max_coins,
+        :take_idea, :take_coins, :take_expected, :take_after, :take_votes,
+        :put_idea, :put_coins, :put_expected, :put_after, :put_votes
+    )
+    """
+)
+
+# Coins on an idea leave their owners' `allocated`: back to `available` (recycle) or to `expended`.
+_SETTLE = (
+    "UPDATE coin_balances b SET allocated = b.allocated - a.coins, {target} = b.{target} + a.coins, "
+    "updated_at = now() FROM coin_allocations a "
+    "WHERE a.idea_id = :idea AND a.user_id = b.user_id AND b.campaign_id = :campaign AND a.coins > 0"
+)
+_RECYCLE = text(_SETTLE.format(target="available"))
+_EXPEND = text(_SETTLE.format(target="expended"))
+_MERGE_INTO_TARGET = text(
+    "INSERT INTO coin_allocations (campaign_id, idea_id, user_id, coins, votes, updated_at) "
+    "VALUES (:campaign, :idea, :user, :coins, :votes, now()) "
+    "ON CONFLICT (idea_id, user_id) DO UPDATE SET coins = :coins, votes = :votes, updated_at = now()"
+)
+
+# Status codes for the errors the database function raises (SPEC.md: 422 for rule violations).
+_STATUS = {
+    "COIN_001": 422,
+    "COIN_002": 422,
+    "COIN_003": 422,
+    "COIN_004": 422,
+    "IDEA_001": 404,
+    "IDEA_003": 422,
+    "IDEA_004": 422,
+    "CAMPAIGN_002": 422,
+    "AUTH_002": 403,
+    "IDEMPOTENCY_001": 422,
+    "VALIDATION_001": 422,
+}
+
+
+class CoinError(AppError):
+    """A coin operation the rules or the current state refuse."""
+
+    status_code = 422
+    error_code = "COIN_001"
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, error_code=code, status_code=_STATUS.get(code, 422), details=details)
+
+
+class StaleAllocation(Exception):
+    """The allocation changed between reading it and applying the change (quadratic pricing): retry."""
+
+
+def campaign_lock_key(campaign_id: UUID) -> Any:
+    return func.hashtextextended(str(campaign_id), 0)
+
+
+async def lock_campaign_shared(session: AsyncSession, campaign_id: UUID) -> None:
+    await session.execute(select(func.pg_advisory_xact_lock_shared(campaign_lock_key(campaign_id))))
+
+
+async def lock_campaign_exclusive(session: AsyncSession, campaign_id: UUID) -> None:
+    """Wait for in-flight coin operations of the campaign to finish and keep new ones out until commit."""
+    await session.execute(select(func.pg_advisory_xact_lock(campaign_lock_key(campaign_id))))
+
+
+def policy_of(campaign: Any) -> Policy:
+    return Policy(
+        initial_allocation=campaign.initial_allocation,
+        idea_submission_reward=campaign.idea_submission_reward,
+        allow_reallocation=campaign.allow_reallocation,
+        allow_recycling=campaign.allow_recycling,
+        max_allocation_per_idea=campaign.max_allocation_per_idea,
+        min_allocation_amount=campaign.min_allocation_amount,
+        pricing=campaign.pricing,
+    )
+
+
+# Grants and rewards ---------------------------------------------------------------------------------------
 
 
 async def grant_initial_allocation(
@@ -52,6 +153,306 @@ async def grant_initial_allocation(
     return len(result.fetchall())
 
 
+async def reward(
+    session: AsyncSession, *, campaign_id: UUID, user_id: UUID, amount: int, reason: str, idea_id: int | None
+) -> bool:
+    """Reward coins (e.g. for submitting an idea); members without a balance yet get nothing."""
+    if amount <= 0:
+        return False
+    await lock_campaign_shared(session, campaign_id)
+    updated = await session.execute(
+        text(
+            "UPDATE coin_balances SET granted = granted + :amount, available = available + :amount, "
+            "updated_at = now() WHERE campaign_id = :campaign AND user_id = :user RETURNING user_id"
+        ),
+        {"amount": amount, "campaign": campaign_id, "user": user_id},
+    )
+    if updated.first() is None:
+        return False
+    session.add(
+        LedgerEntry(
+            campaign_id=campaign_id, user_id=user_id, kind=Kind.REWARD.value, amount=amount, reason=reason,
+            idea_id=idea_id,
+        )
+    )  # fmt: skip
+    return True
+
+
+# A member's own operations --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    balance: dict[str, int]
+    replayed: bool
+
+
+def fingerprint(operation: str, **values: object) -> str:
+    """What a request asked for, so a reused Idempotency-Key with a different request is refused."""
+    payload = json.dumps({"op": operation, **values}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class MemberCoins:
+    """Allocate, release and reallocate for one member, applied by `coin_member_move` in one statement."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.db = session
+
+    async def _current(self, idea_id: int, user_id: UUID) -> int:
+        coins = await self.db.scalar(
+            select(CoinAllocation.coins).where(
+                CoinAllocation.idea_id == idea_id, CoinAllocation.user_id == user_id
+            )
+        )
+        return int(coins or 0)
+
+    async def _price_quadratic(
+        self,
+        params: dict[str, Any],
+        policy: Policy,
+        user_id: UUID,
+        *,
+        take: int | None,
+        put: int | None,
+        amount: int,
+    ) -> None:
+        if take is not None:
+            now = await self._current(take, user_id)
+            release = ledger.plan_release(policy, amount=amount, current_coins=now)
+            params.update(take_coins=release.coins, take_expected=now, take_after=release.coins_after,
+                          take_votes=release.votes_after)  # fmt: skip
+        if put is not None:
+            now = await self._current(put, user_id)
+            allocation = ledger.plan_allocation(policy, amount=amount, current_coins=now)
+            params.update(put_coins=allocation.coins, put_expected=now, put_after=allocation.coins_after,
+                          put_votes=allocation.votes_after)  # fmt: skip
+
+    async def allocate(
+        self, campaign: Any, *, user_id: UUID, idea_id: int, amount: int, key: str | None
+    ) -> MemberResult:
+        return await self._run(campaign, user_id, key, "allocate", take=None, put=idea_id, amount=amount)
+
+    async def release(
+        self, campaign: Any, *, user_id: UUID, idea_id: int, amount: int, key: str | None
+    ) -> MemberResult:
+        return await self._run(campaign, user_id, key, "release", take=idea_id, put=None, amount=amount)
+
+    async def reallocate(
+        self,
+        campaign: Any,
+        *,
+        user_id: UUID,
+        from_idea_id: int,
+        to_idea_id: int,
+        amount: int,
+        key: str | None,
+    ) -> MemberResult:
+        if from_idea_id == to_idea_id:
+            raise CoinError("VALIDATION_001", "Choose two different ideas to move coins between.")
+        return await self._run(
+            campaign, user_id, key, "reallocate", take=from_idea_id, put=to_idea_id, amount=amount
+        )
+
+    async def _run(
+        self,
+        campaign: Any,
+        user_id: UUID,
+        key: str | None,
+        operation: str,
+        *,
+        take: int | None,
+        put: int | None,
+        amount: int,
+    ) -> MemberResult:
+        policy = policy_of(campaign)
+        linear = policy.pricing == "linear"
+        print_ = fingerprint(operation, campaign=campaign.id, take=take, put=put, amount=amount)
+        try:
+            if take is not None:
+                ledger.check_release(policy, amount)
+            if put is not None:
+                ledger.check_allocation(policy, amount)
+        except RuleViolation as violation:
+            raise CoinError(violation.code, violation.message) from None
+        for _ in range(MAX_STALE_RETRIES):
+            params: dict[str, Any] = {
+                "campaign": campaign.id,
+                "user": user_id,
+                "actor": user_id,
+                "key": key,
+                "fingerprint": print_,
+                "linear": linear,
+                "max_coins": policy.max_allocation_per_idea,
+                "take_idea": take,
+                "take_coins": amount if take is not None else None,
+                "take_expected": None,
+                "take_after": None,
+                "take_votes": None,
+                "put_idea": put,
+                "put_coins": amount if put is not None else None,
+                "put_expected": None,
+                "put_after": None,
+                "put_votes": None,
+            }
+            if not linear:
+                # Quadratic pricing prices the change from the current allocations, which the database then
+                # insists are unchanged (otherwise: retry).  Linear pricing needs no read at all.
+                try:
+                    await self._price_quadratic(params, policy, user_id, take=take, put=put, amount=amount)
+                except RuleViolation as violation:
+                    raise CoinError(violation.code, violation.message) from None
+            try:
+                row = (await self.db.execute(_MEMBER_MOVE, params)).one()
+                await self.db.commit()
+            except DBAPIError as exc:
+                await self.db.rollback()
+                code, message = _split_database_error(exc)
+                if code == "STALE":
+                    continue
+                raise CoinError(code, message) from None
+            return MemberResult(balance=dict(row.response), replayed=bool(row.replayed))
+        raise CoinError("COIN_005", "Your allocation on this idea kept changing; try again.")
+
+
+def _split_database_error(exc: DBAPIError) -> tuple[str, str]:
+    """`coin_member_move` raises 'CODE: message'; CHECK violations mean an overspend was refused."""
+    if isinstance(exc, IntegrityError):
+        return "COIN_001", "Not enough coins."
+    raw = str(getattr(exc.orig, "args", [""])[0] or exc.orig)
+    for line in raw.splitlines():
+        head, _, rest = line.partition(": ")
+        candidate = head.rsplit(" ", 1)[-1].strip("<>")
+        if candidate.isupper() and ("_" in candidate or candidate == "STALE"):
+            return candidate, rest.strip() or raw
+    logger.error("unexpected database error in a coin operation: %s", raw)
+    raise exc
+
+
+# An idea's fate -----------------------------------------------------------------------------------------
+
+
+async def _lock_supporters(session: AsyncSession, campaign_id: UUID, idea_id: int) -> list[Any]:
+    """Lock the idea's allocations and their owners' balances, balances in user order (no deadlocks)."""
+    allocations = list(
+        await session.execute(
+            select(CoinAllocation.user_id, CoinAllocation.coins, CoinAllocation.votes)
+            .where(CoinAllocation.idea_id == idea_id, CoinAllocation.coins > 0)
+            .order_by(CoinAllocation.user_id)
+            .with_for_update()
+        )
+    )
+    if allocations:
+        await session.execute(
+            select(CoinBalance.user_id)
+            .where(
+                CoinBalance.campaign_id == campaign_id,
+                CoinBalance.user_id.in_([a.user_id for a in allocations]),
+            )
+            .order_by(CoinBalance.user_id)
+            .with_for_update()
+        )
+    return allocations
+
+
+async def close_idea(
+    session: AsyncSession,
+    *,
+    campaign: Any,
+    idea_id: int,
+    outcome: Literal["accepted", "withdrawn", "rejected"],
+    actor_id: UUID | None,
+) -> tuple[Kind, int]:
+    """Settle the coins of an idea leaving the competition; returns (what happened, total coins).
+
+    Accepted: every coin on it is expended for good (the allocations stay, as the record of who paid).
+    Withdrawn or rejected: the coins return to their owners, or are forfeited if recycling is off.
+    The caller has already locked the idea (by changing its status) in this transaction.
+    """
+    kind = ledger.closing_kind(policy_of(campaign), outcome)
+    await lock_campaign_shared(session, campaign.id)
+    allocations = await _lock_supporters(session, campaign.id, idea_id)
+    if not allocations:
+        return kind, 0
+    await session.execute(
+        _RECYCLE if kind == Kind.RECYCLE else _EXPEND, {"idea": idea_id, "campaign": campaign.id}
+    )
+    session.add_all(
+        LedgerEntry(
+            campaign_id=campaign.id, user_id=a.user_id, actor_id=actor_id, kind=kind.value, amount=a.coins,
+            votes=a.votes, idea_id=idea_id, reason=f"idea {outcome}",
+        )
+        for a in allocations
+    )  # fmt: skip
+    if kind != Kind.EXPEND:
+        await session.execute(text("DELETE FROM coin_allocations WHERE idea_id = :idea"), {"idea": idea_id})
+        await session.execute(
+            text("UPDATE ideas SET coins = 0, supporters = 0 WHERE id = :idea"), {"idea": idea_id}
+        )
+    await session.flush()
+    return kind, int(sum(a.coins for a in allocations))
+
+
+async def move_on_merge(
+    session: AsyncSession, *, campaign: Any, source_id: int, target_id: int, actor_id: UUID | None
+) -> int:
+    """Move every allocation of a merged idea onto its target; balances do not change. Returns coins moved.
+
+    The caller has locked both ideas (ascending id) in this transaction.
+    """
+    policy = policy_of(campaign)
+    await lock_campaign_shared(session, campaign.id)
+    allocations = await _lock_supporters(session, campaign.id, source_id)
+    if not allocations:
+        return 0
+    targets = {
+        row.user_id: row.coins
+        for row in await session.execute(
+            select(CoinAllocation.user_id, CoinAllocation.coins)
+            .where(CoinAllocation.idea_id == target_id)
+            .with_for_update()
+        )
+    }
+    for allocation in allocations:
+        coins, votes = ledger.merged_allocation(
+            policy, source_coins=allocation.coins, target_coins=targets.get(allocation.user_id, 0)
+        )
+        await session.execute(
+            _MERGE_INTO_TARGET,
+            {
+                "campaign": campaign.id,
+                "idea": target_id,
+                "user": allocation.user_id,
+                "coins": coins,
+                "votes": votes,
+            },
+        )
+        session.add(
+            LedgerEntry(
+                campaign_id=campaign.id, user_id=allocation.user_id, actor_id=actor_id,
+                kind=Kind.MOVE.value, amount=allocation.coins, votes=votes, idea_id=target_id,
+                from_idea_id=source_id, reason="merge",
+            )
+        )  # fmt: skip
+    moved = int(sum(a.coins for a in allocations))
+    await session.execute(text("DELETE FROM coin_allocations WHERE idea_id = :idea"), {"idea": source_id})
+    await session.execute(
+        text(
+            "UPDATE ideas SET coins = coins + :moved, supporters = "
+            "(SELECT count(*) FROM coin_allocations WHERE idea_id = :target) WHERE id = :target"
+        ),
+        {"moved": moved, "target": target_id},
+    )
+    await session.execute(
+        text("UPDATE ideas SET coins = 0, supporters = 0 WHERE id = :idea"), {"idea": source_id}
+    )
+    await session.flush()
+    return moved
+
+
+# Reading ------------------------------------------------------------------------------------------------
+
+
 async def balance_of(session: AsyncSession, *, campaign_id: UUID, user_id: UUID) -> CoinBalance:
     """The member's balance; all zeros before their first grant (a draft campaign)."""
     balance = await session.get(CoinBalance, (campaign_id, user_id))
@@ -71,3 +472,23 @@ async def history_of(
         select(LedgerEntry).where(condition).order_by(LedgerEntry.id.desc()).limit(limit).offset(offset)
     )
     return list(rows), total
+
+
+async def allocations_of(session: AsyncSession, *, campaign_id: UUID, user_id: UUID) -> list[Any]:
+    """The member's coins on each idea, with the idea's title and status (for "my coins")."""
+    from coins.ideas.models import Idea
+
+    rows = await session.execute(
+        select(
+            CoinAllocation.idea_id,
+            CoinAllocation.coins,
+            CoinAllocation.votes,
+            Idea.title,
+            Idea.status,
+            Idea.coins,
+        )
+        .join(Idea, Idea.id == CoinAllocation.idea_id)
+        .where(CoinAllocation.campaign_id == campaign_id, CoinAllocation.user_id == user_id)
+        .order_by(CoinAllocation.coins.desc(), CoinAllocation.idea_id)
+    )
+    return list(rows)
