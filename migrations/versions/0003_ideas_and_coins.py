@@ -33,7 +33,7 @@ CREATE FUNCTION coin_member_move(
     p_campaign uuid, p_user uuid, p_actor uuid, p_key text, p_fingerprint text, p_linear boolean, p_max integer,
     p_take_idea bigint, p_take_coins integer, p_take_expected integer, p_take_after integer, p_take_votes integer,
     p_put_idea bigint, p_put_coins integer, p_put_expected integer, p_put_after integer, p_put_votes integer
-) RETURNS TABLE (replayed boolean, response jsonb)
+) RETURNS TABLE (was_replayed boolean, result jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_status text;

@@ -319,6 +319,29 @@ def create_admin(email: str, password: str | None, full_name: str) -> None:
     click.echo(f"{'Created' if created else 'Updated'} admin {address}.")
 
 
+# Audit --------------------------------------------------------------------------------------------------
+
+
+@main.command()
+def audit() -> None:
+    """Re-derive every balance and idea total from the ledger; exit 1 if anything differs."""
+    from coins.coins.audit import run_audit
+    from coins.lib.db import make_sqlalchemy_config
+
+    async def run(settings: Settings) -> bool:
+        engine = make_sqlalchemy_config(settings).get_engine()
+        try:
+            report = await run_audit(engine)
+        finally:
+            await engine.dispose()
+        click.echo(report.summary())
+        return report.clean
+
+    with _database_settings() as settings:
+        clean = asyncio.run(run(settings))
+    sys.exit(0 if clean else 1)
+
+
 # Maintenance --------------------------------------------------------------------------------------------
 
 

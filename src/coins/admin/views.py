@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coins.accounts.auth import admin_required, require_user
 from coins.accounts.services import AccountService
 from coins.admin.services import get_email, list_outbox
+from coins.coins.audit import run_audit
 from coins.lib.errors import AppError
 from coins.lib.forms import form_data, redirect
 from coins.lib.maintenance import get_maintenance, set_maintenance
@@ -138,6 +139,11 @@ class AdminPages(Controller):
         return Template(
             "admin/email.html", context={"message": message, "links": _URL.findall(message.body_text)}
         )
+
+    @get("/audit", name="admin.audit")
+    async def audit(self, request: Request[Any, Any, Any]) -> Template:
+        report = await run_audit(request.app.state.db_engine)
+        return Template("admin/audit.html", context={"report": report})
 
     @post("/maintenance", name="admin.maintenance")
     async def maintenance(self, request: Request[Any, Any, Any]) -> Redirect:

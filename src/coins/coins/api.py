@@ -1,20 +1,38 @@
-"""The coins part of the JSON API (balance and history; the coin operations come with the ledger)."""
+"""The coins part of the JSON API: balance, history, my allocations, and the three coin operations.
+
+Coin POSTs honour an `Idempotency-Key` header: a repeat (also one racing the original) answers with the
+first result, marked `Idempotent-Replayed: true`, and moves nothing.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.accounts.auth import login_required, require_user
-from coins.campaigns.access import CampaignAccess
+from coins.campaigns.access import CampaignAccess, CampaignNotFound
+from coins.campaigns.models import Campaign
 from coins.campaigns.services import CampaignService
-from coins.coins.schemas import BalanceRead, LedgerEntryRead, LedgerPage
-from coins.coins.services import balance_of, history_of
-from coins.lib.errors import PermissionDenied
+from coins.coins.schemas import (
+    AllocateRequest,
+    AllocationList,
+    AllocationRead,
+    BalanceRead,
+    LedgerEntryRead,
+    LedgerPage,
+    ReallocateRequest,
+    ReleaseRequest,
+)
+from coins.coins.services import CoinError, MemberCoins, MemberResult, allocations_of, balance_of, history_of
+from coins.lib.errors import InvalidInput, PermissionDenied
+from coins.lib.metrics import COIN_ALLOCATION_FAILURES, COIN_ALLOCATIONS
+
+MAX_KEY_LENGTH = 200
 
 
 def require_member(access: CampaignAccess) -> CampaignAccess:
@@ -24,10 +42,104 @@ def require_member(access: CampaignAccess) -> CampaignAccess:
     return access
 
 
+def idempotency_key(request: Request[Any, Any, Any]) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidInput(
+            f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            fields={"Idempotency-Key": "invalid"},
+        )
+    return key
+
+
+async def campaign_for_coins(db: AsyncSession, slug: str) -> Campaign:
+    """The campaign and its policy in one query (membership and status: checked by the database function)."""
+    campaign = await db.scalar(select(Campaign).where(Campaign.slug == slug))
+    if campaign is None:
+        raise CampaignNotFound()
+    return campaign
+
+
+def balance_response(result: MemberResult) -> Response[BalanceRead]:
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+    return Response(BalanceRead(**result.balance), headers=headers)
+
+
 class CoinApiController(Controller):
     path = "/api/campaigns/{slug:str}/coins"
     tags = ["coins"]
     guards = [login_required]
+
+    async def _operate(
+        self, request: Request[Any, Any, Any], db: AsyncSession, slug: str, operation: str, **arguments: int
+    ) -> Response[BalanceRead]:
+        viewer = require_user(request)
+        key = idempotency_key(request)
+        campaign = await campaign_for_coins(db, slug)
+        coins = MemberCoins(db)
+        try:
+            if operation == "allocate":
+                result = await coins.allocate(campaign, user_id=viewer.id, key=key, **arguments)
+            elif operation == "release":
+                result = await coins.release(campaign, user_id=viewer.id, key=key, **arguments)
+            else:
+                result = await coins.reallocate(campaign, user_id=viewer.id, key=key, **arguments)
+        except CoinError as error:
+            COIN_ALLOCATION_FAILURES.labels(operation, error.error_code).inc()
+            # Refusals are the cold path: only now find out whether the caller may even see the campaign, so
+            # outsiders get 404 for a closed or draft campaign instead of learning that it exists.
+            await CampaignService(db, request.app.state.mailer).visible(slug, viewer)
+            raise
+        if not result.replayed:
+            COIN_ALLOCATIONS.labels(operation).inc()
+        return balance_response(result)
+
+    @post(
+        "/allocate", status_code=200, summary="Put coins (votes, under quadratic pricing) on a competing idea"
+    )
+    async def allocate(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        data: JSONBody[AllocateRequest],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Response[BalanceRead]:
+        return await self._operate(
+            request, db_session, slug, "allocate", idea_id=data.idea_id, amount=data.amount
+        )
+
+    @post("/release", status_code=200, summary="Take coins back from an idea (if the campaign allows it)")
+    async def release(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        data: JSONBody[ReleaseRequest],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Response[BalanceRead]:
+        return await self._operate(
+            request, db_session, slug, "release", idea_id=data.idea_id, amount=data.amount
+        )
+
+    @post("/reallocate", status_code=200, summary="Move coins from one competing idea to another")
+    async def reallocate(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        data: JSONBody[ReallocateRequest],
+        db_session: NamedDependency[AsyncSession],
+    ) -> Response[BalanceRead]:
+        return await self._operate(
+            request,
+            db_session,
+            slug,
+            "reallocate",
+            from_idea_id=data.from_idea_id,
+            to_idea_id=data.to_idea_id,
+            amount=data.amount,
+        )
 
     @get("/balance", summary="Your coins in this campaign")
     async def balance(
@@ -46,6 +158,28 @@ class CoinApiController(Controller):
             allocated=balance.allocated,
             expended=balance.expended,
         )
+
+    @get("/allocations", summary="Your coins on each idea")
+    async def allocations(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        campaigns: NamedDependency[CampaignService],
+        db_session: NamedDependency[AsyncSession],
+    ) -> AllocationList:
+        viewer = require_user(request)
+        access = require_member(await campaigns.access(slug, viewer))
+        rows = await allocations_of(db_session, campaign_id=access.campaign.id, user_id=viewer.id)
+        return AllocationList(
+            items=[
+                AllocationRead(
+                    idea_id=r.idea_id, title=r.title, status=r.status, coins=r.coins, votes=r.votes,
+                    idea_coins=r[5],
+                )
+                for r in rows
+            ],
+            total=len(rows),
+        )  # fmt: skip
 
     @get("/history", summary="Your ledger entries in this campaign, newest first")
     async def history(

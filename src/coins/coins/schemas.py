@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
@@ -10,6 +11,38 @@ class BalanceRead(msgspec.Struct, kw_only=True):
     available: int
     allocated: int
     expended: int
+
+
+class AllocateRequest(msgspec.Struct, kw_only=True):
+    idea_id: int
+    amount: Annotated[
+        int, msgspec.Meta(ge=1, le=1_000_000, description="Coins (linear) or votes (quadratic)")
+    ]
+
+
+class ReleaseRequest(msgspec.Struct, kw_only=True):
+    idea_id: int
+    amount: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+
+
+class ReallocateRequest(msgspec.Struct, kw_only=True):
+    from_idea_id: int
+    to_idea_id: int
+    amount: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+
+
+class AllocationRead(msgspec.Struct, kw_only=True):
+    idea_id: int
+    title: str
+    status: str
+    coins: int
+    votes: int
+    idea_coins: int
+
+
+class AllocationList(msgspec.Struct, kw_only=True):
+    items: list[AllocationRead]
+    total: int
 
 
 class LedgerEntryRead(msgspec.Struct, kw_only=True):

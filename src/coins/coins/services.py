@@ -51,7 +51,7 @@ _GRANT = text(
 
 _MEMBER_MOVE = text(
     """
-    SELECT replayed, response FROM coin_member_move(
+    SELECT was_replayed AS replayed, result AS response FROM coin_member_move(
         :campaign, :user, :actor, :key, :fingerprint, :linear, :max_coins,
         :take_idea, :take_coins, :take_expected, :take_after, :take_votes,
         :put_idea, :put_coins, :put_expected, :put_after, :put_votes

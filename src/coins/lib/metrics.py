@@ -32,6 +32,15 @@ HTTP_DURATION = Histogram(
 )
 
 
+COIN_ALLOCATIONS = Counter(
+    "coin_allocations_total", "Coin operations by members that moved coins, by operation.", ["operation"]
+)
+COIN_ALLOCATION_FAILURES = Counter(
+    "coin_allocation_failures_total", "Coin operations refused, by operation and reason (error code).",
+    ["operation", "reason"],
+)  # fmt: skip
+
+
 def render_metrics() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
