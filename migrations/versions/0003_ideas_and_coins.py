@@ -28,12 +28,12 @@ depends_on: str | Sequence[str] | None = None
 # Locks, always in this order so concurrent operations cannot deadlock: the campaign's advisory lock in
 # shared mode (completing a campaign takes it exclusively, so nothing moves after completion), the ideas
 # by ascending id, then the member's balance row.  Errors are raised as 'CODE: message' and roll back all.
-MEMBER_MOVE_FUNCTION = """
-CREATE FUNCTION coin_member_move(
-    p_campaign uuid, p_user uuid, p_actor uuid, p_key text, p_fingerprint text, p_linear boolean, p_max integer,
+MEMBER_APPLY_FUNCTION = """
+CREATE FUNCTION coin_member_apply(
+    p_campaign uuid, p_user uuid, p_actor uuid, p_key text, p_linear boolean, p_max integer,
     p_take_idea bigint, p_take_coins integer, p_take_expected integer, p_take_after integer, p_take_votes integer,
     p_put_idea bigint, p_put_coins integer, p_put_expected integer, p_put_after integer, p_put_votes integer
-) RETURNS TABLE (was_replayed boolean, result jsonb)
+) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     v_status text;
@@ -43,26 +43,7 @@ DECLARE
     v_votes integer;
     v_net integer := coalesce(p_put_coins, 0) - coalesce(p_take_coins, 0);
     v_balance record;
-    v_response jsonb;
-    v_stored record;
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared(hashtextextended(p_campaign::text, 0));
-
-    IF p_key IS NOT NULL THEN
-        -- A repeat of this key (even one racing the original) waits here for the original to commit.
-        INSERT INTO coin_requests (user_id, key, campaign_id, fingerprint, response, created_at)
-        VALUES (p_user, p_key, p_campaign, p_fingerprint, '{}'::jsonb, now())
-        ON CONFLICT (user_id, key) DO NOTHING;
-        IF NOT FOUND THEN
-            SELECT fingerprint, response INTO v_stored FROM coin_requests WHERE user_id = p_user AND key = p_key;
-            IF v_stored.fingerprint <> p_fingerprint THEN
-                RAISE EXCEPTION 'IDEMPOTENCY_001: this Idempotency-Key was already used for a different request';
-            END IF;
-            RETURN QUERY SELECT true, v_stored.response;
-            RETURN;
-        END IF;
-    END IF;
-
     SELECT status INTO v_status FROM campaigns WHERE id = p_campaign;
     IF v_status IS DISTINCT FROM 'active' THEN
         RAISE EXCEPTION 'CAMPAIGN_002: coins move only while the campaign is active (it is %)', coalesce(v_status, 'missing');
@@ -177,13 +158,65 @@ BEGIN
         END IF;
     END IF;
 
-    v_response := jsonb_build_object(
+    RETURN jsonb_build_object(
         'granted', v_balance.granted, 'available', v_balance.available,
         'allocated', v_balance.allocated, 'expended', v_balance.expended
     );
-    IF p_key IS NOT NULL THEN
-        UPDATE coin_requests SET response = v_response WHERE user_id = p_user AND key = p_key;
+END
+$$;
+"""
+
+
+# The front door: the campaign's shared advisory lock, then the Idempotency-Key.  A repeat of a key (even
+# one racing the original) waits on the key's row until the original commits, then answers with the stored
+# result: the balance after a success, or the refusal ('CODE: message') if the original was refused, so a
+# repeat never does something the original did not.  STALE (quadratic prices changed meanwhile) is not a
+# result: it is re-raised, nothing is stored, and the service retries.
+MEMBER_MOVE_FUNCTION = """
+CREATE FUNCTION coin_member_move(
+    p_campaign uuid, p_user uuid, p_actor uuid, p_key text, p_fingerprint text, p_linear boolean, p_max integer,
+    p_take_idea bigint, p_take_coins integer, p_take_expected integer, p_take_after integer, p_take_votes integer,
+    p_put_idea bigint, p_put_coins integer, p_put_expected integer, p_put_after integer, p_put_votes integer
+) RETURNS TABLE (was_replayed boolean, result jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_response jsonb;
+    v_stored record;
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(hashtextextended(p_campaign::text, 0));
+    IF p_key IS NULL THEN
+        RETURN QUERY SELECT false, coin_member_apply(
+            p_campaign, p_user, p_actor, p_key, p_linear, p_max,
+            p_take_idea, p_take_coins, p_take_expected, p_take_after, p_take_votes,
+            p_put_idea, p_put_coins, p_put_expected, p_put_after, p_put_votes);
+        RETURN;
     END IF;
+
+    INSERT INTO coin_requests (user_id, key, campaign_id, fingerprint, response, created_at)
+    VALUES (p_user, p_key, p_campaign, p_fingerprint, '{}'::jsonb, now())
+    ON CONFLICT (user_id, key) DO NOTHING;
+    IF NOT FOUND THEN
+        SELECT fingerprint, response INTO v_stored FROM coin_requests WHERE user_id = p_user AND key = p_key;
+        IF v_stored.fingerprint <> p_fingerprint THEN
+            RAISE EXCEPTION 'IDEMPOTENCY_001: this Idempotency-Key was already used for a different request';
+        END IF;
+        RETURN QUERY SELECT true, v_stored.response;
+        RETURN;
+    END IF;
+
+    BEGIN
+        v_response := coin_member_apply(
+            p_campaign, p_user, p_actor, p_key, p_linear, p_max,
+            p_take_idea, p_take_coins, p_take_expected, p_take_after, p_take_votes,
+            p_put_idea, p_put_coins, p_put_expected, p_put_after, p_put_votes);
+    EXCEPTION WHEN raise_exception THEN
+        IF SQLERRM LIKE 'STALE%' THEN
+            RAISE;
+        END IF;
+        -- The refusal is the result: everything the operation did is rolled back, the key row stays.
+        v_response := jsonb_build_object('error', SQLERRM);
+    END;
+    UPDATE coin_requests SET response = v_response WHERE user_id = p_user AND key = p_key;
     RETURN QUERY SELECT false, v_response;
 END
 $$;
@@ -407,12 +440,17 @@ def upgrade() -> None:
     )
     op.create_foreign_key(op.f("fk_coin_ledger_idea_id_ideas"), "coin_ledger", "ideas", ["idea_id"], ["id"])
     # ### end Alembic commands ###
+    op.execute(MEMBER_APPLY_FUNCTION)
     op.execute(MEMBER_MOVE_FUNCTION)
 
 
 def downgrade() -> None:
     op.execute(
         "DROP FUNCTION coin_member_move(uuid, uuid, uuid, text, text, boolean, integer, bigint, integer, integer, "
+        "integer, integer, bigint, integer, integer, integer, integer)"
+    )
+    op.execute(
+        "DROP FUNCTION coin_member_apply(uuid, uuid, uuid, text, boolean, integer, bigint, integer, integer, "
         "integer, integer, bigint, integer, integer, integer, integer)"
     )
     # ### commands auto generated by Alembic - please adjust! ###

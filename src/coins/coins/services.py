@@ -311,7 +311,12 @@ class MemberCoins:
                 if code == "STALE":
                     continue
                 raise CoinError(code, message) from None
-            return MemberResult(balance=dict(row.response), replayed=bool(row.replayed))
+            response = dict(row.response)
+            if "error" in response:
+                # A refusal recorded under this Idempotency-Key (now, or by the original request).
+                code, message = _split_message(str(response["error"]))
+                raise CoinError(code, message, details={"replayed": bool(row.replayed)})
+            return MemberResult(balance=response, replayed=bool(row.replayed))
         raise CoinError("COIN_005", "Your allocation on this idea kept changing; try again.")
 
 
@@ -321,12 +326,19 @@ def _split_database_error(exc: DBAPIError) -> tuple[str, str]:
         return "COIN_001", "Not enough coins."
     raw = str(getattr(exc.orig, "args", [""])[0] or exc.orig)
     for line in raw.splitlines():
-        head, _, rest = line.partition(": ")
-        candidate = head.rsplit(" ", 1)[-1].strip("<>")
-        if candidate.isupper() and ("_" in candidate or candidate == "STALE"):
-            return candidate, rest.strip() or raw
+        code, message = _split_message(line.rsplit(">: ", 1)[-1])
+        if code:
+            return code, message
     logger.error("unexpected database error in a coin operation: %s", raw)
     raise exc
+
+
+def _split_message(text_: str) -> tuple[str, str]:
+    """'COIN_001: not enough coins' -> ('COIN_001', 'Not enough coins'); ('', text) if there is no code."""
+    head, _, rest = text_.strip().partition(": ")
+    if head.isupper() and ("_" in head or head == "STALE"):
+        return head, (rest[:1].upper() + rest[1:]) if rest else head
+    return "", text_
 
 
 # An idea's fate -----------------------------------------------------------------------------------------
