@@ -146,6 +146,7 @@ async def test_a_thousand_concurrent_coin_requests(
     semaphore = asyncio.Semaphore(CONCURRENCY)
     clients = [httpx.AsyncClient(base_url=r.url, timeout=60) for r in replicas]
     done = 0
+    third, two_thirds = asyncio.Event(), asyncio.Event()
 
     async def send(number: int) -> None:
         nonlocal done
@@ -159,14 +160,16 @@ async def test_a_thousand_concurrent_coin_requests(
             )
             results[number] = response
             done += 1
+            if done >= REQUESTS // 3:
+                third.set()
+            if done >= 2 * REQUESTS // 3:
+                two_thirds.set()
 
     async def meanwhile() -> None:
         """Accept one idea and withdraw another while the requests are in flight."""
-        while done < REQUESTS // 3:
-            await asyncio.sleep(0.01)
+        await third.wait()
         await settle(db_engine, campaign_id, ideas[0], "accepted")
-        while done < 2 * REQUESTS // 3:
-            await asyncio.sleep(0.01)
+        await two_thirds.wait()
         await settle(db_engine, campaign_id, ideas[1], "withdrawn")
 
     started = time.perf_counter()
