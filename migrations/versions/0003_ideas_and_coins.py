@@ -176,7 +176,8 @@ MEMBER_MOVE_FUNCTION = """
 CREATE FUNCTION coin_member_move(
     p_campaign uuid, p_user uuid, p_actor uuid, p_key text, p_fingerprint text, p_linear boolean, p_max integer,
     p_take_idea bigint, p_take_coins integer, p_take_expected integer, p_take_after integer, p_take_votes integer,
-    p_put_idea bigint, p_put_coins integer, p_put_expected integer, p_put_after integer, p_put_votes integer
+    p_put_idea bigint, p_put_coins integer, p_put_expected integer, p_put_after integer, p_put_votes integer,
+    p_stamp integer, p_policy_version timestamptz
 ) RETURNS TABLE (was_replayed boolean, result jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -184,6 +185,21 @@ DECLARE
     v_stored record;
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(hashtextextended(p_campaign::text, 0));
+    -- The web tier trusts the bearer token's signature for who is calling; whether that account is still
+    -- active and the token still current (password not changed since) is checked here, in the same round trip.
+    IF p_stamp IS NOT NULL THEN
+        PERFORM 1 FROM users WHERE id = p_user AND is_active AND security_stamp = p_stamp;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'AUTH_001: the access token is no longer valid';
+        END IF;
+    END IF;
+    -- The web tier caches campaign policies; a policy changed since it was read means "read it again".
+    IF p_policy_version IS NOT NULL THEN
+        PERFORM 1 FROM campaigns WHERE id = p_campaign AND updated_at = p_policy_version;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'STALE_POLICY: the campaign settings changed';
+        END IF;
+    END IF;
     IF p_key IS NULL THEN
         RETURN QUERY SELECT false, coin_member_apply(
             p_campaign, p_user, p_actor, p_key, p_linear, p_max,
@@ -447,7 +463,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(
         "DROP FUNCTION coin_member_move(uuid, uuid, uuid, text, text, boolean, integer, bigint, integer, integer, "
-        "integer, integer, bigint, integer, integer, integer, integer)"
+        "integer, integer, bigint, integer, integer, integer, integer, integer, timestamptz)"
     )
     op.execute(
         "DROP FUNCTION coin_member_apply(uuid, uuid, uuid, text, boolean, integer, bigint, integer, integer, "

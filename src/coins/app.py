@@ -32,6 +32,7 @@ from coins.admin.views import AdminPages
 from coins.campaigns.api import CampaignApiController, InvitationApiController
 from coins.campaigns.views import CampaignPages, InvitationPages
 from coins.coins.api import CoinApiController
+from coins.coins.gateway import CoinGateway
 from coins.home.views import HomePages
 from coins.lib.db import make_sqlalchemy_config
 from coins.lib.deps import dependencies
@@ -60,11 +61,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     valkey = make_valkey(settings)
     queue = make_queue(settings)
     templates = make_jinja_env(settings)
+    coin_gateway = CoinGateway(settings)
     state = State(
         {
             "settings": settings,
             "valkey": valkey,
             "queue": queue,
+            "coin_gateway": coin_gateway,
             "templates": templates,
             "mailer": Mailer(settings, templates, queue),
             "session_store": SessionStore(valkey, settings.security.session_max_age),
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.db_engine = db_config.get_engine()
         app.state.db_config = db_config
+        await coin_gateway.start()
         await queue.connect()
         worker = (
             make_worker(settings, queue, shared_db=db_config, handle_signals=False)
@@ -90,7 +94,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
             # Shutting down must work while Valkey is down (that may be why we are stopping).
-            for close in (queue.disconnect, valkey.aclose):
+            for close in (queue.disconnect, valkey.aclose, coin_gateway.close):
                 try:
                     await close()
                 except Exception as exc:

@@ -60,6 +60,8 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     pool_size: int = 10
     max_overflow: int = 20
     pool_timeout: int = 30
+    # The coin operations' own asyncpg pool (one statement per operation, no ORM), per process.
+    coin_pool_size: int = 10
     echo: bool = False
 
 
@@ -254,6 +256,7 @@ ENV_VARS: dict[str, EnvVar] = {
     "DATABASE_POOL_SIZE": EnvVar("database", "pool_size", _parse_int),
     "DATABASE_MAX_OVERFLOW": EnvVar("database", "max_overflow", _parse_int),
     "DATABASE_POOL_TIMEOUT": EnvVar("database", "pool_timeout", _parse_int),
+    "DATABASE_COIN_POOL_SIZE": EnvVar("database", "coin_pool_size", _parse_int),
     "VALKEY_URL": EnvVar("redis", "url", _parse_str),
     "REDIS_URL": EnvVar("redis", "url", _parse_str),
     "REDIS_MAX_CONNECTIONS": EnvVar("redis", "max_connections", _parse_int),
@@ -341,6 +344,7 @@ def _range_problems(settings: Settings) -> list[str]:
         problems.append(f"PORT={settings.app.port}: must be between 1 and 65535")
     at_least_one = {
         "DATABASE_POOL_SIZE": settings.database.pool_size,
+        "DATABASE_COIN_POOL_SIZE": settings.database.coin_pool_size,
         "WEB_CONCURRENCY": settings.app.workers,
         "WORKER_CONCURRENCY": settings.worker.concurrency,
         "JWT_EXPIRATION_SECONDS": settings.security.jwt_expiration,

@@ -22,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from coins.coins import ledger
 from coins.coins.audit import run_audit
+from coins.coins.gateway import CoinGateway
 from coins.coins.ledger import Policy, RuleViolation
 from coins.coins.services import CoinError, MemberCoins, close_idea, move_on_merge
+from coins.settings import load_settings
 
 MEMBERS = 3
 IDEAS = 4
@@ -65,6 +67,10 @@ class Database:
     def __init__(self, url: str) -> None:
         self.loop = asyncio.new_event_loop()
         self.engine: AsyncEngine = self.run(self._engine(url))
+        self.gateway = CoinGateway(
+            load_settings({"ENVIRONMENT": "test", "DATABASE_URL": url, "SECRET_KEY": "x" * 40})
+        )
+        self.run(self.gateway.start())
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.campaign: Any = None
         self.members: list[uuid.UUID] = []
@@ -77,6 +83,7 @@ class Database:
         return self.loop.run_until_complete(coroutine)
 
     def close(self) -> None:
+        self.run(self.gateway.close())
         self.run(self.engine.dispose())
         self.loop.close()
 

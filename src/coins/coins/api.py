@@ -11,13 +11,12 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coins.accounts.auth import login_required, require_user
+from coins.accounts.auth import CLAIMS_ONLY, login_required, require_user, verified_user
 from coins.campaigns.access import CampaignAccess, CampaignNotFound
-from coins.campaigns.models import Campaign
 from coins.campaigns.services import CampaignService
+from coins.coins.gateway import CoinGateway
 from coins.coins.schemas import (
     AllocateRequest,
     AllocationList,
@@ -29,7 +28,7 @@ from coins.coins.schemas import (
     ReleaseRequest,
 )
 from coins.coins.services import CoinError, MemberCoins, MemberResult, allocations_of, balance_of, history_of
-from coins.lib.errors import InvalidInput, PermissionDenied
+from coins.lib.errors import AuthenticationFailed, InvalidInput, PermissionDenied
 from coins.lib.metrics import COIN_ALLOCATION_FAILURES, COIN_ALLOCATIONS
 
 MAX_KEY_LENGTH = 200
@@ -55,14 +54,6 @@ def idempotency_key(request: Request[Any, Any, Any]) -> str | None:
     return key
 
 
-async def campaign_for_coins(db: AsyncSession, slug: str) -> Campaign:
-    """The campaign and its policy in one query (membership and status: checked by the database function)."""
-    campaign = await db.scalar(select(Campaign).where(Campaign.slug == slug))
-    if campaign is None:
-        raise CampaignNotFound()
-    return campaign
-
-
 def balance_response(result: MemberResult) -> Response[BalanceRead]:
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     return Response(BalanceRead(**result.balance), headers=headers)
@@ -74,66 +65,72 @@ class CoinApiController(Controller):
     guards = [login_required]
 
     async def _operate(
-        self, request: Request[Any, Any, Any], db: AsyncSession, slug: str, operation: str, **arguments: int
+        self, request: Request[Any, Any, Any], slug: str, operation: str, **arguments: int
     ) -> Response[BalanceRead]:
         viewer = require_user(request)
         key = idempotency_key(request)
-        campaign = await campaign_for_coins(db, slug)
-        coins = MemberCoins(db)
+        gateway: CoinGateway = request.app.state.coin_gateway
+        campaign = await gateway.campaign(slug)
+        if campaign is None:
+            raise CampaignNotFound()
+        coins = MemberCoins(gateway)
+        stamp = viewer.security_stamp if viewer.via == "token" else None
         try:
             if operation == "allocate":
-                result = await coins.allocate(campaign, user_id=viewer.id, key=key, **arguments)
+                result = await coins.allocate(campaign, user_id=viewer.id, key=key, stamp=stamp, **arguments)
             elif operation == "release":
-                result = await coins.release(campaign, user_id=viewer.id, key=key, **arguments)
+                result = await coins.release(campaign, user_id=viewer.id, key=key, stamp=stamp, **arguments)
             else:
-                result = await coins.reallocate(campaign, user_id=viewer.id, key=key, **arguments)
+                result = await coins.reallocate(
+                    campaign, user_id=viewer.id, key=key, stamp=stamp, **arguments
+                )
         except CoinError as error:
             COIN_ALLOCATION_FAILURES.labels(operation, error.error_code).inc()
+            if error.error_code == "AUTH_001":
+                raise AuthenticationFailed(error.message) from None
             # Refusals are the cold path: only now find out whether the caller may even see the campaign, so
             # outsiders get 404 for a closed or draft campaign instead of learning that it exists.
-            await CampaignService(db, request.app.state.mailer).visible(slug, viewer)
+            full = await verified_user(request.scope, viewer)
+            async with request.app.state.db_config.get_session() as session:
+                await CampaignService(session, request.app.state.mailer).visible(slug, full)
             raise
         if not result.replayed:
             COIN_ALLOCATIONS.labels(operation).inc()
         return balance_response(result)
 
     @post(
-        "/allocate", status_code=200, summary="Put coins (votes, under quadratic pricing) on a competing idea"
+        "/allocate",
+        status_code=200,
+        opt={CLAIMS_ONLY: True},
+        summary="Put coins (votes, under quadratic pricing) on a competing idea",
     )
     async def allocate(
-        self,
-        request: Request[Any, Any, Any],
-        slug: FromPath[str],
-        data: JSONBody[AllocateRequest],
-        db_session: NamedDependency[AsyncSession],
+        self, request: Request[Any, Any, Any], slug: FromPath[str], data: JSONBody[AllocateRequest]
     ) -> Response[BalanceRead]:
-        return await self._operate(
-            request, db_session, slug, "allocate", idea_id=data.idea_id, amount=data.amount
-        )
+        return await self._operate(request, slug, "allocate", idea_id=data.idea_id, amount=data.amount)
 
-    @post("/release", status_code=200, summary="Take coins back from an idea (if the campaign allows it)")
+    @post(
+        "/release",
+        status_code=200,
+        opt={CLAIMS_ONLY: True},
+        summary="Take coins back from an idea (if the campaign allows it)",
+    )
     async def release(
-        self,
-        request: Request[Any, Any, Any],
-        slug: FromPath[str],
-        data: JSONBody[ReleaseRequest],
-        db_session: NamedDependency[AsyncSession],
+        self, request: Request[Any, Any, Any], slug: FromPath[str], data: JSONBody[ReleaseRequest]
     ) -> Response[BalanceRead]:
-        return await self._operate(
-            request, db_session, slug, "release", idea_id=data.idea_id, amount=data.amount
-        )
+        return await self._operate(request, slug, "release", idea_id=data.idea_id, amount=data.amount)
 
-    @post("/reallocate", status_code=200, summary="Move coins from one competing idea to another")
+    @post(
+        "/reallocate",
+        status_code=200,
+        opt={CLAIMS_ONLY: True},
+        summary="Move coins from one competing idea to another",
+    )
     async def reallocate(
-        self,
-        request: Request[Any, Any, Any],
-        slug: FromPath[str],
-        data: JSONBody[ReallocateRequest],
-        db_session: NamedDependency[AsyncSession],
+        self, request: Request[Any, Any, Any], slug: FromPath[str], data: JSONBody[ReallocateRequest]
     ) -> Response[BalanceRead]:
         return await self._operate(
             request,
-            db_session,
             slug,
             "reallocate",
             from_idea_id=data.from_idea_id,

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.coins import ledger
+from coins.coins.gateway import CoinGateway
 from coins.coins.ledger import Kind, Policy, RuleViolation
 from coins.coins.models import CoinAllocation, CoinBalance, LedgerEntry
 from coins.lib.errors import AppError
@@ -46,16 +47,6 @@ _GRANT = text(
     SELECT :campaign_id, user_id, :actor_id, 'grant', :amount, 'initial allocation'
     FROM granted WHERE :amount > 0
     RETURNING user_id
-    """
-)
-
-_MEMBER_MOVE = text(
-    """
-    SELECT was_replayed AS replayed, result AS response FROM coin_member_move(
-        :campaign, :user, :actor, :key, :fingerprint, :linear, :max_coins,
-        :take_idea, :take_coins, :take_expected, :take_after, :take_votes,
-        :put_idea, :put_coins, :put_expected, :put_after, :put_votes
-    )
     """
 )
 
@@ -86,6 +77,8 @@ _STATUS = {
     "AUTH_002": 403,
     "IDEMPOTENCY_001": 422,
     "VALIDATION_001": 422,
+    "AUTH_001": 401,
+    "SYSTEM_003": 503,
 }
 
 
@@ -196,16 +189,53 @@ def fingerprint(operation: str, **values: object) -> str:
 class MemberCoins:
     """Allocate, release and reallocate for one member, applied by `coin_member_move` in one statement."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.db = session
+    def __init__(self, gateway: CoinGateway) -> None:
+        self.gateway = gateway
 
-    async def _current(self, idea_id: int, user_id: UUID) -> int:
-        coins = await self.db.scalar(
-            select(CoinAllocation.coins).where(
-                CoinAllocation.idea_id == idea_id, CoinAllocation.user_id == user_id
-            )
+    async def allocate(
+        self,
+        campaign: Any,
+        *,
+        user_id: UUID,
+        idea_id: int,
+        amount: int,
+        key: str | None,
+        stamp: int | None = None,
+    ) -> MemberResult:
+        return await self._run(
+            campaign, user_id, key, stamp, "allocate", take=None, put=idea_id, amount=amount
         )
-        return int(coins or 0)
+
+    async def release(
+        self,
+        campaign: Any,
+        *,
+        user_id: UUID,
+        idea_id: int,
+        amount: int,
+        key: str | None,
+        stamp: int | None = None,
+    ) -> MemberResult:
+        return await self._run(
+            campaign, user_id, key, stamp, "release", take=idea_id, put=None, amount=amount
+        )
+
+    async def reallocate(
+        self,
+        campaign: Any,
+        *,
+        user_id: UUID,
+        from_idea_id: int,
+        to_idea_id: int,
+        amount: int,
+        key: str | None,
+        stamp: int | None = None,
+    ) -> MemberResult:
+        if from_idea_id == to_idea_id:
+            raise CoinError("VALIDATION_001", "Choose two different ideas to move coins between.")
+        return await self._run(
+            campaign, user_id, key, stamp, "reallocate", take=from_idea_id, put=to_idea_id, amount=amount
+        )
 
     async def _price_quadratic(
         self,
@@ -217,120 +247,79 @@ class MemberCoins:
         put: int | None,
         amount: int,
     ) -> None:
+        """Quadratic prices depend on the current allocation; the database insists it is still unchanged."""
         if take is not None:
-            now = await self._current(take, user_id)
+            now = await self.gateway.current_coins(take, user_id)
             release = ledger.plan_release(policy, amount=amount, current_coins=now)
             params.update(take_coins=release.coins, take_expected=now, take_after=release.coins_after,
                           take_votes=release.votes_after)  # fmt: skip
         if put is not None:
-            now = await self._current(put, user_id)
+            now = await self.gateway.current_coins(put, user_id)
             allocation = ledger.plan_allocation(policy, amount=amount, current_coins=now)
             params.update(put_coins=allocation.coins, put_expected=now, put_after=allocation.coins_after,
                           put_votes=allocation.votes_after)  # fmt: skip
-
-    async def allocate(
-        self, campaign: Any, *, user_id: UUID, idea_id: int, amount: int, key: str | None
-    ) -> MemberResult:
-        return await self._run(campaign, user_id, key, "allocate", take=None, put=idea_id, amount=amount)
-
-    async def release(
-        self, campaign: Any, *, user_id: UUID, idea_id: int, amount: int, key: str | None
-    ) -> MemberResult:
-        return await self._run(campaign, user_id, key, "release", take=idea_id, put=None, amount=amount)
-
-    async def reallocate(
-        self,
-        campaign: Any,
-        *,
-        user_id: UUID,
-        from_idea_id: int,
-        to_idea_id: int,
-        amount: int,
-        key: str | None,
-    ) -> MemberResult:
-        if from_idea_id == to_idea_id:
-            raise CoinError("VALIDATION_001", "Choose two different ideas to move coins between.")
-        return await self._run(
-            campaign, user_id, key, "reallocate", take=from_idea_id, put=to_idea_id, amount=amount
-        )
 
     async def _run(
         self,
         campaign: Any,
         user_id: UUID,
         key: str | None,
+        stamp: int | None,
         operation: str,
         *,
         take: int | None,
         put: int | None,
         amount: int,
     ) -> MemberResult:
-        policy = policy_of(campaign)
-        linear = policy.pricing == "linear"
-        print_ = fingerprint(operation, campaign=campaign.id, take=take, put=put, amount=amount)
-        try:
-            if take is not None:
-                ledger.check_release(policy, amount)
-            if put is not None:
-                ledger.check_allocation(policy, amount)
-        except RuleViolation as violation:
-            raise CoinError(violation.code, violation.message) from None
         for _ in range(MAX_STALE_RETRIES):
-            params: dict[str, Any] = {
-                "campaign": campaign.id,
-                "user": user_id,
-                "actor": user_id,
-                "key": key,
-                "fingerprint": print_,
-                "linear": linear,
-                "max_coins": policy.max_allocation_per_idea,
-                "take_idea": take,
-                "take_coins": amount if take is not None else None,
-                "take_expected": None,
-                "take_after": None,
-                "take_votes": None,
-                "put_idea": put,
-                "put_coins": amount if put is not None else None,
-                "put_expected": None,
-                "put_after": None,
-                "put_votes": None,
-            }
-            if not linear:
-                # Quadratic pricing prices the change from the current allocations, which the database then
-                # insists are unchanged (otherwise: retry).  Linear pricing needs no read at all.
-                try:
-                    await self._price_quadratic(params, policy, user_id, take=take, put=put, amount=amount)
-                except RuleViolation as violation:
-                    raise CoinError(violation.code, violation.message) from None
+            policy = policy_of(campaign)
+            linear = policy.pricing == "linear"
             try:
-                row = (await self.db.execute(_MEMBER_MOVE, params)).one()
-                await self.db.commit()
-            except DBAPIError as exc:
-                await self.db.rollback()
-                code, message = _split_database_error(exc)
+                if take is not None:
+                    ledger.check_release(policy, amount)
+                if put is not None:
+                    ledger.check_allocation(policy, amount)
+                params: dict[str, Any] = {
+                    "campaign": campaign.id, "user": user_id, "actor": user_id, "key": key,
+                    "fingerprint": fingerprint(
+                        operation, campaign=campaign.id, take=take, put=put, amount=amount
+                    ),
+                    "linear": linear, "max_coins": policy.max_allocation_per_idea,
+                    "take_idea": take, "take_coins": amount if take is not None else None,
+                    "take_expected": None, "take_after": None, "take_votes": None,
+                    "put_idea": put, "put_coins": amount if put is not None else None,
+                    "put_expected": None, "put_after": None, "put_votes": None,
+                    "stamp": stamp, "policy_version": getattr(campaign, "updated_at", None),
+                }  # fmt: skip
+                if not linear:
+                    await self._price_quadratic(params, policy, user_id, take=take, put=put, amount=amount)
+            except RuleViolation as violation:
+                raise CoinError(violation.code, violation.message) from None
+            try:
+                replayed, response = await self.gateway.move(params)
+            except asyncpg.RaiseError as exc:
+                code, message = _split_message(str(exc))
                 if code == "STALE":
                     continue
+                if code == "STALE_POLICY":
+                    campaign = await self.gateway.campaign(campaign.slug, fresh=True) or campaign
+                    continue
+                if not code:
+                    raise
                 raise CoinError(code, message) from None
-            response = dict(row.response)
+            except asyncpg.CheckViolationError:
+                raise CoinError("COIN_001", "Not enough coins.") from None
+            except (OSError, asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError) as exc:
+                logger.warning("coin operation could not reach the database: %s", exc)
+                raise CoinError(
+                    "SYSTEM_003", "The database is unavailable; try again (with the same Idempotency-Key)."
+                ) from None
             if "error" in response:
                 # A refusal recorded under this Idempotency-Key (now, or by the original request).
                 code, message = _split_message(str(response["error"]))
-                raise CoinError(code, message, details={"replayed": bool(row.replayed)})
-            return MemberResult(balance=response, replayed=bool(row.replayed))
+                raise CoinError(code, message, details={"replayed": replayed})
+            return MemberResult(balance=response, replayed=replayed)
         raise CoinError("COIN_005", "Your allocation on this idea kept changing; try again.")
-
-
-def _split_database_error(exc: DBAPIError) -> tuple[str, str]:
-    """`coin_member_move` raises 'CODE: message'; CHECK violations mean an overspend was refused."""
-    if isinstance(exc, IntegrityError):
-        return "COIN_001", "Not enough coins."
-    raw = str(getattr(exc.orig, "args", [""])[0] or exc.orig)
-    for line in raw.splitlines():
-        code, message = _split_message(line.rsplit(">: ", 1)[-1])
-        if code:
-            return code, message
-    logger.error("unexpected database error in a coin operation: %s", raw)
-    raise exc
 
 
 def _split_message(text_: str) -> tuple[str, str]:

@@ -1,0 +1,127 @@
+"""The hot path to the coin function: a plain asyncpg pool and a short-lived cache of campaign policies.
+
+A member's coin operation is one database statement (`coin_member_move`), so it needs no ORM session, no
+explicit BEGIN/COMMIT round trips and no per-checkout ping: the statement runs on a pooled asyncpg
+connection in autocommit mode and is its own transaction.  Campaign policies are cached for a few seconds
+per process; the function compares the cached version (`updated_at`) with the row and answers STALE_POLICY
+when an administrator changed the policy meanwhile, so a stale cache can never apply an old rule.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from coins.settings import Settings
+
+POLICY_TTL_SECONDS = 5.0
+
+_MOVE = """
+SELECT was_replayed, result FROM coin_member_move(
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
+)
+"""
+_CAMPAIGN = """
+SELECT id, slug, campaign_type, status, updated_at, initial_allocation, idea_submission_reward,
+       allow_reallocation, allow_recycling, max_allocation_per_idea, min_allocation_amount, pricing
+FROM campaigns WHERE slug = $1
+"""
+_CURRENT = "SELECT coins FROM coin_allocations WHERE idea_id = $1 AND user_id = $2"
+
+
+@dataclass(frozen=True)
+class CampaignPolicy:
+    """What a coin operation needs to know about its campaign (read by slug, cached briefly)."""
+
+    id: UUID
+    slug: str
+    campaign_type: str
+    status: str
+    updated_at: datetime
+    initial_allocation: int
+    idea_submission_reward: int
+    allow_reallocation: bool
+    allow_recycling: bool
+    max_allocation_per_idea: int | None
+    min_allocation_amount: int
+    pricing: str
+
+
+def plain_dsn(url: str) -> str:
+    """asyncpg wants postgresql://, SQLAlchemy's URL says postgresql+asyncpg://."""
+    scheme, _, rest = url.partition("://")
+    return f"postgresql://{rest}" if scheme.startswith("postgres") else url
+
+
+class CoinGateway:
+    def __init__(self, settings: Settings) -> None:
+        self.dsn = plain_dsn(settings.database.url)
+        self.size = settings.database.coin_pool_size
+        self.pool: asyncpg.Pool | None = None
+        self._policies: dict[str, tuple[float, CampaignPolicy]] = {}
+
+    async def start(self) -> None:
+        self.pool = await asyncpg.create_pool(
+            self.dsn,
+            min_size=1,
+            max_size=self.size,
+            max_inactive_connection_lifetime=300,
+            command_timeout=30,
+            init=_codecs,
+        )
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
+
+    def _pool(self) -> asyncpg.Pool:
+        if self.pool is None:
+            raise RuntimeError("the coin gateway is not started")
+        return self.pool
+
+    async def campaign(self, slug: str, *, fresh: bool = False) -> CampaignPolicy | None:
+        cached = self._policies.get(slug)
+        if cached is not None and not fresh and time.monotonic() - cached[0] < POLICY_TTL_SECONDS:
+            return cached[1]
+        row = await self._pool().fetchrow(_CAMPAIGN, slug)
+        if row is None:
+            self._policies.pop(slug, None)
+            return None
+        policy = CampaignPolicy(**dict(row))
+        self._policies[slug] = (time.monotonic(), policy)
+        return policy
+
+    async def current_coins(self, idea_id: int, user_id: UUID) -> int:
+        coins = await self._pool().fetchval(_CURRENT, idea_id, user_id)
+        return int(coins or 0)
+
+    async def move(self, params: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        row = await self._pool().fetchrow(
+            _MOVE,
+            params["campaign"], params["user"], params["actor"], params["key"], params["fingerprint"],
+            params["linear"], params["max_coins"],
+            params["take_idea"], params["take_coins"], params["take_expected"], params["take_after"],
+            params["take_votes"],
+            params["put_idea"], params["put_coins"], params["put_expected"], params["put_after"],
+            params["put_votes"],
+            params["stamp"], params["policy_version"],
+        )  # fmt: skip
+        assert row is not None
+        return bool(row["was_replayed"]), dict(row["result"])
+
+
+async def _codecs(connection: asyncpg.Connection) -> None:
+    await connection.set_type_codec(
+        "jsonb", encoder=_encode, decoder=msgspec.json.decode, schema="pg_catalog"
+    )
+
+
+def _encode(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
