@@ -144,14 +144,11 @@ class Database:
 
     async def member_op(self, operation: str, member: int, **kwargs: int) -> str | None:
         """Run one member operation; return the error code, or None on success."""
-        async with self.sessions() as session:
-            coins = MemberCoins(session)
-            try:
-                await getattr(coins, operation)(
-                    self.campaign, user_id=self.members[member], key=None, **kwargs
-                )
-            except CoinError as error:
-                return error.error_code
+        coins = MemberCoins(self.gateway)
+        try:
+            await getattr(coins, operation)(self.campaign, user_id=self.members[member], key=None, **kwargs)
+        except CoinError as error:
+            return error.error_code
         return None
 
     async def settle(self, idea: int, outcome: str) -> None:
