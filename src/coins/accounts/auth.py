@@ -163,15 +163,15 @@ def require_user(request: Request[Any, Any, Any]) -> CurrentUser:
     return user
 
 
-# Guards -------------------------------------------------------------------------------------------------
+# Guards: async, because Litestar runs synchronous guards in a worker thread (a thread hop per request).
 
 
-def login_required(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def login_required(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if current_user(connection) is None:
         raise AuthenticationFailed("Please log in first.")
 
 
-def admin_required(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def admin_required(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     user = current_user(connection)
     if user is None:
         raise AuthenticationFailed("Please log in first.")
@@ -179,7 +179,9 @@ def admin_required(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteH
         raise PermissionDenied("Only administrators may do that.")
 
 
-def sponsor_or_admin_required(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def sponsor_or_admin_required(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     user = current_user(connection)
     if user is None:
         raise AuthenticationFailed("Please log in first.")

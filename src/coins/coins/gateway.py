@@ -74,6 +74,9 @@ class CoinGateway:
             max_inactive_connection_lifetime=300,
             command_timeout=30,
             init=_codecs,
+            # The coin statements leave no session state behind (no LISTEN, SET or session-level locks), so
+            # asyncpg's reset query on every release would only cost a round trip.
+            reset=_no_reset,
         )
 
     async def close(self) -> None:
@@ -115,6 +118,10 @@ class CoinGateway:
         )  # fmt: skip
         assert row is not None
         return bool(row["was_replayed"]), dict(row["result"])
+
+
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    return None
 
 
 async def _codecs(connection: asyncpg.Connection) -> None:

@@ -73,16 +73,19 @@ class RequestGateMiddleware:
             )
             bucket = identity
 
-        window = int(time.time() // 60)
-        pipe = state.valkey.pipeline(transaction=False)
-        pipe.get(MAINTENANCE_KEY)
+        count = 0
         if limit:
+            window = int(time.time() // 60)
             key = f"ratelimit:{bucket}:{window}"
+            pipe = state.valkey.pipeline(transaction=False)
+            pipe.get(MAINTENANCE_KEY)
             pipe.incr(key)
             pipe.expire(key, 61, nx=True)
-        results = await pipe.execute()
-
-        maintenance = MaintenanceState.parse(results[0])
+            raw_maintenance, count, _ = await pipe.execute()
+        else:
+            # Read on every request (no local cache): a switch made through any replica applies at once.
+            raw_maintenance = await state.valkey.get(MAINTENANCE_KEY)
+        maintenance = MaintenanceState.parse(raw_maintenance)
         if (
             maintenance.enabled
             and not (user is not None and user.is_admin)
@@ -93,7 +96,7 @@ class RequestGateMiddleware:
         if not limit:
             await self.app(scope, receive, send)
             return
-        count = int(results[1])
+        count = int(count)
         retry_after = str(60 - int(time.time()) % 60)
         if count > limit:
             raise RateLimited(
