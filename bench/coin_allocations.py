@@ -81,8 +81,9 @@ def parse_wrk(name: str, output: str) -> Run:
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = duration(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = duration(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    distribution = output[output.index("Latency Distribution") :]
+    p50 = duration(re.search(r"50%\s+([\d.]+\w+)", distribution).group(1))  # type: ignore[union-attr]
+    p99 = duration(re.search(r"99%\s+([\d.]+\w+)", distribution).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     errors = 0
     if match := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
