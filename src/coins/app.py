@@ -33,6 +33,7 @@ from coins.campaigns.api import CampaignApiController, InvitationApiController
 from coins.campaigns.views import CampaignPages, InvitationPages
 from coins.coins.api import CoinApiController
 from coins.coins.gateway import CoinGateway
+from coins.coins.views import CoinPages
 from coins.home.views import HomePages
 from coins.lib.db import make_sqlalchemy_config
 from coins.lib.deps import dependencies
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AdminPages,
             CampaignPages,
             InvitationPages,
+            CoinPages,
             create_static_files_router(
                 path="/media",
                 directories=[media_path],

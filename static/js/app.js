@@ -27,6 +27,18 @@
   document.addEventListener("DOMContentLoaded", function () { paintTags(document); });
   document.addEventListener("htmx:afterSettle", function (event) { paintTags(event.detail.elt); });
 
+  // Stepper buttons next to an amount field: keyboard users can also type or use the arrow keys.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-step]");
+    if (!button) return;
+    var input = document.getElementById(button.getAttribute("aria-controls"));
+    if (!input) return;
+    var min = parseInt(input.min || "1", 10);
+    var next = Math.max(min, (parseInt(input.value, 10) || min) + parseInt(button.getAttribute("data-step"), 10));
+    input.value = next;
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+
   // A network failure should never look like nothing happened.
   document.addEventListener("htmx:sendError", function () {
     var messages = document.getElementById("messages");
