@@ -20,15 +20,14 @@ class Arena:
     campaign_id: str
     manager: dict[str, str]
     members: list[dict[str, str]] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
     ideas: list[int] = field(default_factory=list)
 
     def coins_path(self, operation: str) -> str:
         return f"/api/campaigns/{self.slug}/coins/{operation}"
 
 
-async def add_ideas(
-    db_engine: AsyncEngine, campaign_id: str, count: int, status: str = "competing"
-) -> list[int]:
+async def add_ideas(db_engine: AsyncEngine, campaign_id: str, count: int, status: str = "competing") -> list[int]:
     """Ideas written directly (the ideas workflow has its own tests); coins only care that they compete."""
     async with db_engine.begin() as conn:
         rows = await conn.execute(
@@ -59,9 +58,10 @@ async def make_arena(
     assert (await client.post(f"/api/campaigns/{slug}/activate", headers=manager)).status_code == 200
     arena = Arena(slug=slug, campaign_id=created["id"], manager=manager)
     for index in range(members):
-        _, auth = await actors.person(f"member{index}")
+        email, auth = await actors.person(f"member{index}")
         assert (await client.post(f"/api/campaigns/{slug}/join", headers=auth)).status_code == 200
         arena.members.append(auth)
+        arena.emails.append(email)
     arena.ideas = await add_ideas(db_engine, arena.campaign_id, ideas)
     return arena
 
