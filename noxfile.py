@@ -65,3 +65,10 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[lint]")
     session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Coin allocations through the whole stack vs pgbench and a plain endpoint (slow; not part of `tests`)."""
+    session.install("-e", ".[test]")
+    session.run("python", "bench/coin_allocations.py", *session.posargs)
