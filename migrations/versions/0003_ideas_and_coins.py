@@ -42,6 +42,7 @@ DECLARE
     v_after integer;
     v_votes integer;
     v_net integer := coalesce(p_put_coins, 0) - coalesce(p_take_coins, 0);
+    v_found integer := 0;
     v_balance record;
 BEGIN
     SELECT status INTO v_status FROM campaigns WHERE id = p_campaign;
@@ -57,6 +58,7 @@ BEGIN
         SELECT id, campaign_id, status FROM ideas
         WHERE id IN (p_take_idea, p_put_idea) ORDER BY id FOR UPDATE
     LOOP
+        v_found := v_found + 1;
         IF v_idea.campaign_id <> p_campaign THEN
             RAISE EXCEPTION 'IDEA_001: no idea % in this campaign', v_idea.id;
         END IF;
@@ -69,8 +71,7 @@ BEGIN
             RAISE EXCEPTION 'IDEA_003: idea % is not competing (it is %)', v_idea.id, v_idea.status;
         END IF;
     END LOOP;
-    IF (p_take_idea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ideas WHERE id = p_take_idea))
-       OR (p_put_idea IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ideas WHERE id = p_put_idea)) THEN
+    IF v_found < (p_take_idea IS NOT NULL)::integer + (p_put_idea IS NOT NULL)::integer THEN
         RAISE EXCEPTION 'IDEA_001: no such idea';
     END IF;
 

@@ -281,8 +281,8 @@ class MemberCoins:
                     ledger.check_allocation(policy, amount)
                 params: dict[str, Any] = {
                     "campaign": campaign.id, "user": user_id, "actor": user_id, "key": key,
-                    "fingerprint": fingerprint(
-                        operation, campaign=campaign.id, take=take, put=put, amount=amount
+                    "fingerprint": (
+                        fingerprint(operation, campaign=campaign.id, take=take, put=put, amount=amount) if key else None
                     ),
                     "linear": linear, "max_coins": policy.max_allocation_per_idea,
                     "take_idea": take, "take_coins": amount if take is not None else None,
