@@ -40,8 +40,8 @@ def tests(session: nox.Session) -> None:
     """Lint, type-check, then every test: unit, integration, browser (Chromium), system (replicas, Envoy)."""
     session.install("-e", ".[test,lint]")
     front_end(session)
-    session.run("ruff", "check", "src", "tests", "migrations", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "tests", "migrations", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "migrations", "bench", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "migrations", "bench", "examples", "noxfile.py")
     session.run("mypy")
     session.run("pytest", *session.posargs)
 
@@ -57,8 +57,8 @@ def browser(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     session.install("-e", ".[lint]")
-    session.run("ruff", "check", "src", "tests", "migrations", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "tests", "migrations", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "migrations", "bench", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "migrations", "bench", "examples", "noxfile.py")
 
 
 @nox.session(python=PYTHON)

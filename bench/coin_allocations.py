@@ -36,14 +36,14 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from tests.support.envoy import EnvoyProcess  # noqa: E402
+from tests.support.servers import TEST_JWT_SECRET, TEST_SECRET, AppProcess, wait_for_http  # noqa: E402
 
 from coins.accounts.tokens import issue_access_token  # noqa: E402
 from coins.cli import run_migrations  # noqa: E402
 from coins.coins.audit import run_audit  # noqa: E402
 from coins.lib.embedded import EmbeddedPostgres, EmbeddedValkey, free_port  # noqa: E402
 from coins.settings import load_settings  # noqa: E402
-from tests.support.envoy import EnvoyProcess  # noqa: E402
-from tests.support.servers import TEST_JWT_SECRET, TEST_SECRET, AppProcess, wait_for_http  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 MEMBERS = 400
@@ -139,7 +139,7 @@ def pgbench(postgres: EmbeddedPostgres, *, duration: int) -> dict[str, float]:
     return results
 
 
-HELLO_APP = '''
+HELLO_APP = """
 from litestar import Litestar, get
 
 @get("/", sync_to_thread=False)
@@ -147,7 +147,7 @@ def hello() -> str:
     return "hello"
 
 app = Litestar([hello])
-'''
+"""
 
 
 def hello_baseline(wrk: str, workdir: Path, *, duration: int, connections: int) -> Run:
@@ -232,7 +232,7 @@ async def audit(database_url: str) -> str:
     return report.summary()
 
 
-def main() -> None:  # noqa: PLR0915 - one linear script: start, measure, report
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=64)
@@ -305,11 +305,11 @@ def write_results(pg: dict[str, float], runs: list[Run], args: argparse.Namespac
         "| run | requests/s | p50 ms | p99 ms | errors | ratio to pgbench TPC-B |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for run in runs:
-        lines.append(
-            f"| {run.name} | {run.requests_per_second:,.0f} | {run.p50_ms:.1f} | {run.p99_ms:.1f} | {run.errors} | "
-            f"{run.requests_per_second / tpcb:.2f} |"
-        )
+    lines.extend(
+        f"| {run.name} | {run.requests_per_second:,.0f} | {run.p50_ms:.1f} | {run.p99_ms:.1f} | {run.errors} | "
+        f"{run.requests_per_second / tpcb:.2f} |"
+        for run in runs
+    )
     lines += ["", "The ledger audit was clean after every allocation run."]
     (RESULTS / "coin-allocations.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (RESULTS / "coin-allocations.json").write_text(

@@ -10,6 +10,8 @@ const files = {
   "htmx.org/dist/htmx.min.js": "htmx.min.js",
   "htmx-ext-sse/dist/sse.min.js": "htmx-ext-sse.min.js",
   "@picocss/pico/css/pico.min.css": "pico.min.css",
+  // The dashboards' charts (static/js/charts.js draws them from JSON blocks in the page).
+  "chart.js/dist/chart.umd.min.js": "chart.umd.min.js",
 };
 
 mkdirSync(vendor, { recursive: true });

@@ -50,22 +50,16 @@ def upgrade() -> None:
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.Column("created_at", advanced_alchemy.types.DateTimeUTC(timezone=True), nullable=False),
         sa.Column("updated_at", advanced_alchemy.types.DateTimeUTC(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "campaign_type IN ('open', 'mediated', 'closed')", name=op.f("ck_campaigns_type_known")
-        ),
+        sa.CheckConstraint("campaign_type IN ('open', 'mediated', 'closed')", name=op.f("ck_campaigns_type_known")),
         sa.CheckConstraint("pricing IN ('linear', 'quadratic')", name=op.f("ck_campaigns_pricing_known")),
         sa.CheckConstraint("slug ~ '^[a-z0-9]+(-[a-z0-9]+)*$'", name=op.f("ck_campaigns_slug_format")),
         sa.CheckConstraint(
             "status IN ('draft', 'active', 'completed', 'archived')", name=op.f("ck_campaigns_status_known")
         ),
-        sa.CheckConstraint(
-            "cost_cents IS NULL OR cost_cents >= 0", name=op.f("ck_campaigns_cost_non_negative")
-        ),
+        sa.CheckConstraint("cost_cents IS NULL OR cost_cents >= 0", name=op.f("ck_campaigns_cost_non_negative")),
         sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_campaigns_ends_after_start")),
         sa.CheckConstraint("idea_submission_reward >= 0", name=op.f("ck_campaigns_reward_non_negative")),
-        sa.CheckConstraint(
-            "initial_allocation >= 0", name=op.f("ck_campaigns_initial_allocation_non_negative")
-        ),
+        sa.CheckConstraint("initial_allocation >= 0", name=op.f("ck_campaigns_initial_allocation_non_negative")),
         sa.CheckConstraint(
             "max_allocation_per_idea IS NULL OR max_allocation_per_idea >= min_allocation_amount",
             name=op.f("ck_campaigns_max_allocation_at_least_min"),
@@ -109,9 +103,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_members")),
     )
     op.create_index("ix_campaign_members_user", "campaign_members", ["user_id"], unique=False)
-    op.create_index(
-        "uq_campaign_members_campaign_user", "campaign_members", ["campaign_id", "user_id"], unique=True
-    )
+    op.create_index("uq_campaign_members_campaign_user", "campaign_members", ["campaign_id", "user_id"], unique=True)
     op.create_table(
         "coin_balances",
         sa.Column("campaign_id", advanced_alchemy.types.GUID(length=16), nullable=False),
@@ -129,9 +121,7 @@ def upgrade() -> None:
         sa.CheckConstraint("allocated >= 0", name=op.f("ck_coin_balances_allocated_non_negative")),
         sa.CheckConstraint("available >= 0", name=op.f("ck_coin_balances_available_non_negative")),
         sa.CheckConstraint("expended >= 0", name=op.f("ck_coin_balances_expended_non_negative")),
-        sa.CheckConstraint(
-            "granted = available + allocated + expended", name=op.f("ck_coin_balances_granted_is_sum")
-        ),
+        sa.CheckConstraint("granted = available + allocated + expended", name=op.f("ck_coin_balances_granted_is_sum")),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
             ["campaigns.id"],
@@ -271,22 +261,16 @@ def upgrade() -> None:
         ),
         sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
         sa.CheckConstraint("colour ~ '^#[0-9a-f]{6}$'", name=op.f("ck_tags_colour_hex")),
-        sa.CheckConstraint(
-            "kind IN ('category', 'feature', 'priority', 'platform')", name=op.f("ck_tags_kind_known")
-        ),
+        sa.CheckConstraint("kind IN ('category', 'feature', 'priority', 'platform')", name=op.f("ck_tags_kind_known")),
         sa.CheckConstraint("parent_id IS NULL OR parent_id <> id", name=op.f("ck_tags_not_own_parent")),
         sa.ForeignKeyConstraint(
             ["campaign_id"], ["campaigns.id"], name=op.f("fk_tags_campaign_id_campaigns"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["parent_id"], ["tags.id"], name=op.f("fk_tags_parent_id_tags"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["parent_id"], ["tags.id"], name=op.f("fk_tags_parent_id_tags"), ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tags")),
     )
     op.create_index(op.f("ix_tags_campaign_id"), "tags", ["campaign_id"], unique=False)
-    op.create_index(
-        "uq_tags_campaign_name", "tags", ["campaign_id", sa.literal_column("lower(name)")], unique=True
-    )
+    op.create_index("uq_tags_campaign_name", "tags", ["campaign_id", sa.literal_column("lower(name)")], unique=True)
     # ### end Alembic commands ###
     # The ledger is append-only: corrections are new entries, history is never rewritten.
     op.execute(

@@ -317,9 +317,7 @@ def upgrade() -> None:
             "status IN ('pending', 'competing', 'rejected', 'accepted', 'in_progress', 'complete', 'withdrawn', 'merged')",
             name=op.f("ck_ideas_status_known"),
         ),
-        sa.CheckConstraint(
-            "char_length(description) BETWEEN 1 AND 5000", name=op.f("ck_ideas_description_length")
-        ),
+        sa.CheckConstraint("char_length(description) BETWEEN 1 AND 5000", name=op.f("ck_ideas_description_length")),
         sa.CheckConstraint("char_length(title) BETWEEN 1 AND 255", name=op.f("ck_ideas_title_length")),
         sa.CheckConstraint("coins >= 0", name=op.f("ck_ideas_coins_non_negative")),
         sa.CheckConstraint(
@@ -384,9 +382,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("idea_id", "user_id", name="pk_coin_allocations"),
     )
-    op.create_index(
-        "ix_coin_allocations_member", "coin_allocations", ["campaign_id", "user_id"], unique=False
-    )
+    op.create_index("ix_coin_allocations_member", "coin_allocations", ["campaign_id", "user_id"], unique=False)
     op.create_table(
         "idea_status_changes",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=True), nullable=False),
@@ -418,12 +414,8 @@ def upgrade() -> None:
         "idea_tags",
         sa.Column("idea_id", sa.BigInteger(), nullable=False),
         sa.Column("tag_id", advanced_alchemy.types.GUID(length=16), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["idea_id"], ["ideas.id"], name=op.f("fk_idea_tags_idea_id_ideas"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["tag_id"], ["tags.id"], name=op.f("fk_idea_tags_tag_id_tags"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["idea_id"], ["ideas.id"], name=op.f("fk_idea_tags_idea_id_ideas"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["tag_id"], ["tags.id"], name=op.f("fk_idea_tags_tag_id_tags"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("idea_id", "tag_id", name="pk_idea_tags"),
     )
     op.create_index("ix_idea_tags_tag", "idea_tags", ["tag_id", "idea_id"], unique=False)
@@ -452,9 +444,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idea_versions")),
     )
     op.create_index("ix_idea_versions_idea", "idea_versions", ["idea_id", "number"], unique=False)
-    op.create_foreign_key(
-        op.f("fk_coin_ledger_from_idea_id_ideas"), "coin_ledger", "ideas", ["from_idea_id"], ["id"]
-    )
+    op.create_foreign_key(op.f("fk_coin_ledger_from_idea_id_ideas"), "coin_ledger", "ideas", ["from_idea_id"], ["id"])
     op.create_foreign_key(op.f("fk_coin_ledger_idea_id_ideas"), "coin_ledger", "ideas", ["idea_id"], ["id"])
     # ### end Alembic commands ###
     op.execute(MEMBER_APPLY_FUNCTION)

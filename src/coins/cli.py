@@ -1,4 +1,4 @@
-"""The `coins` command: serve, worker, db, users, maintenance.
+"""The `coins` command: serve, worker, db, users, maintenance, search.
 
 Heavy imports stay inside the commands: `coins serve` must set PROMETHEUS_MULTIPROC_DIR before anything
 imports prometheus-client, and `coins --help` should be instant.
@@ -13,6 +13,7 @@ import secrets
 import shutil
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from coins.lib.embedded import EmbeddedPostgres, EmbeddedValkey
 
 FIRST_ADMIN_EMAIL = "admin@coins.local"
+WORKER_METRICS_PORT = 9091
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -116,12 +118,8 @@ def _ensure_front_end() -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1, or HOST).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8000, or PORT).")
-@click.option(
-    "--workers", type=int, default=None, help="Web worker processes (default 1, or WEB_CONCURRENCY)."
-)
-@click.option(
-    "--worker/--no-worker", "in_process_worker", default=None, help="Run the SAQ worker in-process."
-)
+@click.option("--workers", type=int, default=None, help="Web worker processes (default 1, or WEB_CONCURRENCY).")
+@click.option("--worker/--no-worker", "in_process_worker", default=None, help="Run the SAQ worker in-process.")
 @click.option(
     "--migrate/--no-migrate",
     default=None,
@@ -136,9 +134,7 @@ def serve(
 ) -> None:
     """Run the web app. With no DATABASE_URL / REDIS_URL it starts embedded PostgreSQL and Valkey."""
     settings = _settings()
-    metrics_dir = settings.data_path / f"metrics-{os.getpid()}"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True, exist_ok=True)
+    metrics_dir = _fresh_metrics_dir(settings, f"metrics-{os.getpid()}")
     # Before anything imports prometheus-client: every web worker writes its samples here.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     if host:
@@ -174,9 +170,7 @@ def _serve_forever(settings: Settings, first_admin: tuple[str, str] | None) -> N
     if first_admin:
         email, password = first_admin
         click.secho(f"First run: log in at {url}/login as {email} with password {password}", fg="yellow")
-        click.echo(
-            "  (shown once; change it on your account page, or reset it with `coins users create-admin`)"
-        )
+        click.echo("  (shown once; change it on your account page, or reset it with `coins users create-admin`)")
     click.echo("Press Ctrl-C to stop.\n")
     Granian(
         "coins.app:create_app",
@@ -190,12 +184,29 @@ def _serve_forever(settings: Settings, first_admin: tuple[str, str] | None) -> N
     ).serve()
 
 
-@main.command()
-def worker() -> None:
-    """Run the SAQ worker on its own (production runs it as a separate deployment)."""
-    from coins.lib.logging import configure_logging
-    from coins.worker import make_queue, make_worker
+def _fresh_metrics_dir(settings: Settings, name: str) -> Path:
+    """An empty folder for prometheus-client's multiprocess files: inside PROMETHEUS_MULTIPROC_DIR when
+    that is set (the containers mount an emptyDir there), else inside DATA_DIR. A restarted container
+    must not add its predecessor's counts to its own, hence a new folder per process."""
+    base = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.data_path)
+    folder = base / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
+
+@main.command()
+@click.option(
+    "--metrics-host", default="0.0.0.0", show_default=True, envvar="WORKER_METRICS_HOST",  # noqa: S104
+    help="Address of the worker's /metrics (job counts, queue depth).",
+)  # fmt: skip
+@click.option(
+    "--metrics-port", type=int, default=None, envvar="WORKER_METRICS_PORT",
+    help=f"Port of the worker's /metrics; 0 turns it off. Default: {WORKER_METRICS_PORT} in staging and "
+    "production, off elsewhere (several local workers would fight over one port).",
+)  # fmt: skip
+def worker(metrics_host: str, metrics_port: int | None) -> None:
+    """Run the SAQ worker on its own (production runs it as a separate deployment)."""
     settings = _settings()
     if not settings.database.url or not settings.redis.url:
         click.secho(
@@ -204,23 +215,45 @@ def worker() -> None:
             err=True,
         )
         sys.exit(2)
+    metrics_dir = _fresh_metrics_dir(settings, f"metrics-worker-{os.getpid()}")
+    # Before anything imports prometheus-client (coins.worker does): job metrics go to files there.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    from coins.lib.logging import configure_logging
+    from coins.worker import make_queue, make_worker
+
     configure_logging(settings.logging.level, settings.logging.format)
 
     async def run() -> None:
         queue = make_queue(settings)
         await queue.connect()
         work = make_worker(settings, queue)
+        server = None
+        port = metrics_port
+        if port is None:
+            port = WORKER_METRICS_PORT if settings.app.environment in {"staging", "production"} else 0
+        if port:
+            from coins.ops.worker_metrics import serve_worker_metrics
+
+            try:
+                server = serve_worker_metrics(queue, asyncio.get_running_loop(), metrics_host, port)
+            except OSError as exc:
+                # Jobs matter more than their metrics: keep working (the liveness probe on /metrics
+                # reports the problem where one is configured).
+                click.secho(f"worker metrics not served on {metrics_host}:{port}: {exc}", fg="red", err=True)
         try:
             await work.start()
         finally:
+            if server is not None:
+                server.shutdown()
             await work.stop()
             await queue.disconnect()
 
-    click.echo(
-        f"SAQ worker on queue '{settings.worker.queue_name}' (concurrency {settings.worker.concurrency})."
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    click.echo(f"SAQ worker on queue '{settings.worker.queue_name}' (concurrency {settings.worker.concurrency}).")
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run())
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 # Database -----------------------------------------------------------------------------------------------
@@ -372,3 +405,184 @@ def maintenance(state: str, message: str) -> None:
         )
 
     click.echo(asyncio.run(run()))
+
+
+# Search -------------------------------------------------------------------------------------------------
+
+
+@main.group()
+def search() -> None:
+    """The search index (OpenSearch, when OPENSEARCH_URL is set)."""
+
+
+@search.command("reindex")
+@click.option("--campaign", "slug", default=None, help="Only this campaign's ideas (by slug).")
+@click.option(
+    "--recreate",
+    is_flag=True,
+    help="Build a fresh index beside the live one and switch to it (all campaigns).",
+)
+def search_reindex(slug: str | None, recreate: bool) -> None:
+    """Write every idea from PostgreSQL into the search index."""
+    from sqlalchemy import select
+
+    from coins.campaigns.models import Campaign
+    from coins.lib.db import make_sqlalchemy_config, standalone_session
+    from coins.search import SearchClient
+    from coins.search.opensearch import OpenSearchSearch, alias_name
+
+    if recreate and slug:
+        click.secho("--recreate rebuilds the whole index: leave out --campaign.", fg="red", err=True)
+        sys.exit(2)
+
+    async def run(settings: Settings) -> int:
+        client = SearchClient(settings.opensearch)
+        opensearch = client.get()
+        assert opensearch is not None
+        config = make_sqlalchemy_config(settings)
+        try:
+            async with standalone_session(config) as session:
+                backend = OpenSearchSearch(opensearch, index=alias_name(settings.opensearch), session=session)
+                if recreate:
+                    return await backend.rebuild()
+                campaign_id = None
+                if slug:
+                    campaign_id = await session.scalar(select(Campaign.id).where(Campaign.slug == slug))
+                    if campaign_id is None:
+                        click.secho(f"No campaign {slug!r}.", fg="red", err=True)
+                        sys.exit(1)
+                return await backend.reindex(campaign_id)
+        finally:
+            await client.close()
+            await config.get_engine().dispose()
+
+    settings = _settings()
+    if not settings.opensearch.url:
+        click.echo(
+            "OPENSEARCH_URL is not set: search runs in PostgreSQL, whose search columns are generated and "
+            "always current. Nothing to reindex."
+        )
+        return
+    if not settings.database.url:
+        click.secho("coins search reindex needs DATABASE_URL.", fg="red", err=True)
+        sys.exit(2)
+    count = asyncio.run(run(settings))
+    click.echo(f"Indexed {count} ideas into {alias_name(settings.opensearch)}.")
+
+
+# Operations: the production topology on one machine, backups ----------------------------------------------
+
+
+@main.command()
+@click.option("--replicas", type=int, default=2, show_default=True, help="Web replicas behind Envoy.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address Envoy listens on.")
+@click.option("--port", type=int, default=8080, show_default=True, help="Port Envoy listens on.")
+@click.option(
+    "--drain-seconds", type=float, default=30.0, show_default=True,
+    help="How long a replica may take to finish in-flight requests after SIGTERM.",
+)  # fmt: skip
+def cluster(replicas: int, host: str, port: int, drain_seconds: float) -> None:
+    """Production topology on one machine: N replicas, a worker and Envoy (deploy/envoy/envoy.yaml).
+
+    Uses DATABASE_URL / REDIS_URL, or starts embedded PostgreSQL and Valkey. Crashed processes are
+    started again; SIGHUP (`kill -HUP PID`) restarts the replicas one at a time; Ctrl-C stops Envoy, then
+    the replicas (draining), then the worker, then the databases.
+    """
+    from coins.ops.cluster import Cluster
+
+    if replicas < 1:
+        click.secho("--replicas must be at least 1.", fg="red", err=True)
+        sys.exit(2)
+    _ensure_front_end()
+    click.echo(f"Starting Coins for Change: {replicas} replicas, a worker and Envoy...")
+    with embedded_services(_settings()) as settings:
+        local = settings.app.environment in {"development", "test"}
+        if local:
+            run_migrations(settings)
+        made = asyncio.run(_first_admin(settings)) if local else None
+        env = {
+            **os.environ,
+            "DATABASE_URL": settings.database.url,
+            "REDIS_URL": settings.redis.url,
+            "WORKER_IN_PROCESS": "false",
+            # Envoy is the one proxy in front: the replicas believe the address it appends.
+            "TRUSTED_PROXY_COUNT": os.environ.get("TRUSTED_PROXY_COUNT", "1"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        group = Cluster(
+            replicas=replicas,
+            data_dir=settings.data_path,
+            env=env,
+            host=host,
+            port=port,
+            drain_seconds=drain_seconds,
+            say=click.echo,
+        )
+        try:
+            group.start()
+        except (RuntimeError, OSError) as exc:
+            group.stop()
+            click.secho(f"Could not start the cluster: {exc}", fg="red", err=True)
+            sys.exit(1)
+        click.echo("")
+        click.secho(f"Coins for Change cluster is running at {group.url}", fg="green", bold=True)
+        if made:
+            email, password = made
+            click.secho(f"First run: log in at {group.url}/login as {email} with password {password}", fg="yellow")
+        click.echo(f"State in {group.state_path}; `kill -HUP {os.getpid()}` restarts the replicas one by one.")
+        click.echo("Press Ctrl-C to stop.\n")
+        group.run_forever()
+
+
+def _database_url_or_exit(settings: Settings) -> str:
+    if not settings.database.url:
+        click.secho("No database configured.", fg="red", err=True)
+        sys.exit(2)
+    return settings.database.url
+
+
+@main.command()
+@click.option(
+    "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+    envvar="BACKUP_DIR", help="Where backups go (default: DATA_DIR/backups, or BACKUP_DIR).",
+)  # fmt: skip
+@click.option(
+    "--keep", type=int, default=14, show_default=True, envvar="BACKUP_KEEP",
+    help="How many backups to keep (the newest).",
+)  # fmt: skip
+def backup(directory: Path | None, keep: int) -> None:
+    """Back up the database (pg_dump, custom format) into a timestamped file; keep the newest N."""
+    from coins.ops.backup import BackupError
+    from coins.ops.backup import backup as run_backup
+
+    with _database_settings() as settings:
+        target = directory or settings.data_path / "backups"
+        try:
+            path, pruned = run_backup(_database_url_or_exit(settings), target, keep=keep)
+        except BackupError as exc:
+            click.secho(str(exc), fg="red", err=True)
+            sys.exit(1)
+    click.echo(f"Backed up to {path} ({path.stat().st_size} bytes).")
+    for old in pruned:
+        click.echo(f"Removed old backup {old.name} (keeping {keep}).")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
+def restore(file: Path, yes: bool) -> None:
+    """Restore FILE (from `coins backup`) into the configured database, replacing what is there."""
+    from coins.ops.backup import BackupError, Target
+    from coins.ops.backup import restore as run_restore
+
+    with _database_settings() as settings:
+        url = _database_url_or_exit(settings)
+        where = Target.from_url(url).describe()
+        if not yes:
+            click.confirm(f"Replace every table in {where} with the contents of {file.name}?", abort=True)
+        try:
+            run_restore(url, file)
+        except BackupError as exc:
+            click.secho(str(exc), fg="red", err=True)
+            sys.exit(1)
+    click.echo(f"Restored {file.name} into {where}.")

@@ -87,6 +87,10 @@ class SecuritySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     session_max_age: int = 14 * 24 * 3600
     rate_limit_per_minute: int = 100
     auth_rate_limit_per_minute: int = 10
+    # Requests made with a platform's API key, counted per platform (0 turns it off).
+    platform_rate_limit_per_minute: int = 600
+    # Webhooks may be delivered to loopback, private, link-local and reserved addresses (local testing only).
+    webhook_allow_private_networks: bool = False
     cors_origins: list[str] = msgspec.field(default_factory=list)
     # How many reverse proxies (Envoy, an ingress) sit in front of us and append to X-Forwarded-For.
     trusted_proxy_count: int = 0
@@ -272,6 +276,8 @@ ENV_VARS: dict[str, EnvVar] = {
     "SESSION_MAX_AGE_SECONDS": EnvVar("security", "session_max_age", _parse_int),
     "RATE_LIMIT_PER_MINUTE": EnvVar("security", "rate_limit_per_minute", _parse_int),
     "AUTH_RATE_LIMIT_PER_MINUTE": EnvVar("security", "auth_rate_limit_per_minute", _parse_int),
+    "PLATFORM_RATE_LIMIT_PER_MINUTE": EnvVar("security", "platform_rate_limit_per_minute", _parse_int),
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": EnvVar("security", "webhook_allow_private_networks", _parse_bool),
     "CORS_ORIGINS": EnvVar("security", "cors_origins", _parse_list),
     "TRUSTED_PROXY_COUNT": EnvVar("security", "trusted_proxy_count", _parse_int),
     "SECURE_COOKIES": EnvVar("security", "secure_cookies", _parse_bool),
@@ -349,19 +355,16 @@ def _range_problems(settings: Settings) -> list[str]:
         "WORKER_CONCURRENCY": settings.worker.concurrency,
         "JWT_EXPIRATION_SECONDS": settings.security.jwt_expiration,
     }
-    problems.extend(
-        f"{name}={value}: must be at least 1" for name, value in at_least_one.items() if value < 1
-    )
+    problems.extend(f"{name}={value}: must be at least 1" for name, value in at_least_one.items() if value < 1)
     not_negative = {
         "DATABASE_MAX_OVERFLOW": settings.database.max_overflow,
         "RATE_LIMIT_PER_MINUTE": settings.security.rate_limit_per_minute,
         "AUTH_RATE_LIMIT_PER_MINUTE": settings.security.auth_rate_limit_per_minute,
+        "PLATFORM_RATE_LIMIT_PER_MINUTE": settings.security.platform_rate_limit_per_minute,
         "TRUSTED_PROXY_COUNT": settings.security.trusted_proxy_count,
     }
     problems.extend(
-        f"{name}={value}: must not be negative (0 turns it off)"
-        for name, value in not_negative.items()
-        if value < 0
+        f"{name}={value}: must not be negative (0 turns it off)" for name, value in not_negative.items() if value < 0
     )
     return problems
 
@@ -384,9 +387,7 @@ def _url_problems(settings: Settings) -> list[str]:
         if origin != "*" and urlsplit(origin).scheme not in {"http", "https"}
     )
     if settings.smtp.starttls and settings.smtp.use_tls:
-        problems.append(
-            "SMTP_STARTTLS and SMTP_USE_TLS: choose one (STARTTLS upgrades, USE_TLS is implicit TLS)"
-        )
+        problems.append("SMTP_STARTTLS and SMTP_USE_TLS: choose one (STARTTLS upgrades, USE_TLS is implicit TLS)")
     return problems
 
 

@@ -20,15 +20,24 @@ from saq.types import Context as SaqContext
 from saq.types import Function
 
 from coins.campaigns.tasks import complete_due_campaigns, send_campaign_ending_notices
+from coins.lib import telemetry
 from coins.lib.db import make_sqlalchemy_config, standalone_session
 from coins.lib.requestid import bind_request_id
 from coins.lib.templating import make_jinja_env
+from coins.lib.valkey import make_valkey
 from coins.notifications import mail
+from coins.notifications import tasks as notification_tasks
+from coins.notifications.mail import Mailer
+from coins.notifications.services import Notifier, bind_notifier
+from coins.platforms import tasks as platform_tasks
+from coins.search import SearchClient
+from coins.search.tasks import index_idea, sync_search_coins
 
 if TYPE_CHECKING:
     from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
     from jinja2 import Environment
     from saq.queue import Queue
+    from valkey.asyncio import Valkey
 
     from coins.settings import Settings
 
@@ -42,6 +51,9 @@ class Context(SaqContext, total=False):
     db: SQLAlchemyAsyncConfig
     templates: Environment
     owns_db: bool
+    valkey: Valkey
+    # The OpenSearch client (holds nothing when search runs in PostgreSQL).
+    search: SearchClient
 
 
 def make_queue(settings: Settings) -> Queue:
@@ -66,11 +78,18 @@ FUNCTIONS: list[Function[Context]] = [
     sweep_emails,
     complete_due_campaigns,
     send_campaign_ending_notices,
+    index_idea,
+    sync_search_coins,
+    *notification_tasks.FUNCTIONS,
+    *platform_tasks.FUNCTIONS,
 ]
 CRON_JOBS: list[CronJob[Context]] = [
     CronJob(sweep_emails, cron="*/5 * * * *", timeout=120, retries=1),
     CronJob(complete_due_campaigns, cron="* * * * *", timeout=120, retries=1),
     CronJob(send_campaign_ending_notices, cron="*/5 * * * *", timeout=300, retries=1),
+    CronJob(sync_search_coins, cron="* * * * *", timeout=120, retries=1),
+    *notification_tasks.CRON_JOBS,
+    *platform_tasks.CRON_JOBS,
 ]
 
 
@@ -84,9 +103,7 @@ class CoinsWorker(Worker[Context]):
     """
 
     async def upkeep(self) -> list[asyncio.Task[None]]:
-        async def every(
-            action: Callable[[int], Awaitable[Any]], period: int, argument: int | None = None
-        ) -> None:
+        async def every(action: Callable[[int], Awaitable[Any]], period: int, argument: int | None = None) -> None:
             while not self.event.is_set():
                 try:
                     await action(argument or period)
@@ -115,20 +132,36 @@ def make_worker(
     application's shutdown; standalone, the worker handles them itself.
     """
 
+    telemetry.configure_tracing(settings)
+
     async def startup(ctx: Context) -> None:
         ctx["settings"] = settings
         ctx["db"] = shared_db or make_sqlalchemy_config(settings)
         ctx["templates"] = make_jinja_env(settings)
         ctx["queue"] = queue
         ctx["owns_db"] = shared_db is None
+        ctx["search"] = SearchClient(settings.opensearch)
+        ctx["valkey"] = make_valkey(settings)
+        if shared_db is None:  # in-process, the web app's config carries the web app's notifier
+            bind_notifier(ctx["db"], Notifier(Mailer(settings, ctx["templates"], queue), ctx["valkey"]))
 
     async def shutdown(ctx: Context) -> None:
+        if ctx.get("valkey") is not None:
+            await ctx["valkey"].aclose()
+        if ctx.get("search") is not None:
+            await ctx["search"].close()
         if ctx.get("owns_db") and ctx.get("db") is not None:
             await ctx["db"].get_engine().dispose()
+        if not shared_db:
+            await telemetry.shutdown_tracing()  # in-process, the web app does it at its shutdown
 
     async def before_process(ctx: Context) -> None:
         job = ctx.get("job")
         bind_request_id(f"job-{job.id}" if job is not None else "job")
+        telemetry.job_started(ctx)
+
+    async def after_process(ctx: Context) -> None:
+        telemetry.job_finished(ctx)  # a span per job (when tracing) and the job metrics
 
     worker = CoinsWorker(
         queue,
@@ -138,6 +171,7 @@ def make_worker(
         startup=startup,
         shutdown=shutdown,
         before_process=before_process,
+        after_process=after_process,
         shutdown_grace_period_s=20,
         dequeue_timeout=1.0,
     )

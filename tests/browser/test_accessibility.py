@@ -51,9 +51,7 @@ class Audit:
         # The app's CSP allows scripts from its own origin only ('self', no inline script): the context
         # is opened with bypass_csp=True so this test, and only this test, can add axe to the page.
         await page.add_script_tag(content=self.source)
-        results = await page.evaluate(
-            "() => axe.run(document, {resultTypes: ['violations'], reporter: 'v2'})"
-        )
+        results = await page.evaluate("() => axe.run(document, {resultTypes: ['violations'], reporter: 'v2'})")
         self.pages.append(name)
         for violation in results["violations"]:
             if violation["impact"] not in FAILING_IMPACTS:

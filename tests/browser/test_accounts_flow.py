@@ -163,9 +163,7 @@ async def test_five_wrong_passwords_lock_the_account(
     expected = datetime.now(UTC) + timedelta(minutes=15)
     shown = expected.replace(hour=hour, minute=minute, second=0, microsecond=0)
     gap = abs((shown - expected).total_seconds()) % (24 * 3600)
-    assert min(gap, 24 * 3600 - gap) <= 120, (
-        f"lock time {hour:02}:{minute:02}, expected about {expected:%H:%M}"
-    )
+    assert min(gap, 24 * 3600 - gap) <= 120, f"lock time {hour:02}:{minute:02}, expected about {expected:%H:%M}"
     await screenshot(page, "journey-login-locked")
 
     # Now even the right password is refused, with the same message, and nobody is logged in.

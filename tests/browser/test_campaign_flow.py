@@ -192,18 +192,14 @@ async def test_closed_campaign_from_creation_to_an_invited_newcomer_with_coins(
     await expect(manager.get_by_text("Add at least one address.")).to_be_visible()
     await expect(manager.get_by_label("Email addresses", exact=True)).to_be_focused()
     await expect(manager).to_have_url(re.compile(rf"/campaigns/{SLUG}/members$"))
-    await expect(campaign_tabs(manager).get_by_role("link", name="Members")).to_have_attribute(
-        "aria-current", "page"
-    )
+    await expect(campaign_tabs(manager).get_by_role("link", name="Members")).to_have_attribute("aria-current", "page")
     await manager.get_by_label("Email addresses", exact=True).fill(newcomer_email)
     await manager.get_by_role("button", name="Send invitations").click()
     await expect(flash(manager)).to_contain_text("Invited 1.")
     invitation_row = manager.get_by_role("row").filter(has_text=newcomer_email)
     await expect(invitation_row).to_contain_text("Pending")
     await expect(invitation_row.get_by_role("button", name=f"Resend to {newcomer_email}")).to_be_visible()
-    await expect(
-        invitation_row.get_by_role("button", name=f"Revoke invitation to {newcomer_email}")
-    ).to_be_visible()
+    await expect(invitation_row.get_by_role("button", name=f"Revoke invitation to {newcomer_email}")).to_be_visible()
     await screenshot(manager, "campaign-members-with-invitation")
 
     await campaign_tabs(manager).get_by_role("link", name="Settings").click()
@@ -290,9 +286,9 @@ async def test_closed_campaign_from_creation_to_an_invited_newcomer_with_coins(
     await manager.goto(f"/campaigns/{SLUG}/members")
     await expect(manager.get_by_role("heading", name="Members (2)")).to_be_visible()
     await expect(manager.get_by_role("row").filter(has_text=newcomer_email).first).to_be_visible()
-    await expect(
-        manager.get_by_role("table").last.get_by_role("row").filter(has_text=newcomer_email)
-    ).to_contain_text("Accepted")
+    await expect(manager.get_by_role("table").last.get_by_role("row").filter(has_text=newcomer_email)).to_contain_text(
+        "Accepted"
+    )
 
     # Someone signed in but not invited cannot tell the closed campaign exists.
     outsider = await (await new_context()).new_page()
@@ -399,9 +395,7 @@ async def test_campaign_pages_have_no_serious_accessibility_violations(
     await audit.check(manager, "campaign-a11y-tags-errors")
     await manager.goto(f"/campaigns/{SLUG}/members")
     await manager.get_by_role("button", name="Send invitations").click()
-    await expect(manager.get_by_label("Email addresses", exact=True)).to_have_attribute(
-        "aria-invalid", "true"
-    )
+    await expect(manager.get_by_label("Email addresses", exact=True)).to_have_attribute("aria-invalid", "true")
     await audit.check(manager, "campaign-a11y-members-errors")
 
     newcomer = await open_page()

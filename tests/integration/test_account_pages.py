@@ -36,9 +36,7 @@ async def test_signup_form_shows_errors_in_place_and_creates_nothing(
     assert await count_users(db_engine) == 0
 
 
-async def test_signup_logs_in_and_redirects(
-    client: AsyncTestClient[Litestar], db_engine: AsyncEngine
-) -> None:
+async def test_signup_logs_in_and_redirects(client: AsyncTestClient[Litestar], db_engine: AsyncEngine) -> None:
     email = unique_email()
     response = await submit(client, "/signup", full_name="Grace Hopper", email=email, password=PASSWORD)
     assert response.status_code == 303
@@ -51,9 +49,7 @@ async def test_signup_logs_in_and_redirects(
     assert "Welcome, Grace Hopper!" not in (await client.get("/")).text
 
 
-async def test_form_without_csrf_token_is_refused(
-    client: AsyncTestClient[Litestar], db_engine: AsyncEngine
-) -> None:
+async def test_form_without_csrf_token_is_refused(client: AsyncTestClient[Litestar], db_engine: AsyncEngine) -> None:
     await client.get("/signup")  # sets the CSRF cookie, but we do not send the token
     response = await client.post(
         "/signup",
@@ -73,9 +69,7 @@ async def test_login_errors_then_success_then_logout(client: AsyncTestClient[Lit
     assert "Wrong email or password." in wrong.text
     assert f'value="{email}"' in wrong.text
 
-    ok = await submit(
-        client, "/login?next=/account", action="/login", email=email, password=PASSWORD, next="/account"
-    )
+    ok = await submit(client, "/login?next=/account", action="/login", email=email, password=PASSWORD, next="/account")
     assert ok.status_code == 303
     assert ok.headers["location"] == "/account"
     account = await client.get("/account")

@@ -83,9 +83,7 @@ async def test_bad_bodies_get_the_error_body(client: AsyncTestClient[Litestar]) 
 async def test_unknown_route_and_missing_auth(client: AsyncTestClient[Litestar]) -> None:
     assert_error(await client.get("/api/nothing-here"), 404, "RESOURCE_001")
     assert_error(await client.get("/api/auth/me"), 401, "AUTH_001")
-    assert_error(
-        await client.get("/api/auth/me", headers={"Authorization": "Bearer not-a-token"}), 401, "AUTH_001"
-    )
+    assert_error(await client.get("/api/auth/me", headers={"Authorization": "Bearer not-a-token"}), 401, "AUTH_001")
 
 
 async def test_wrong_password_then_lockout_after_five(
@@ -113,13 +111,9 @@ async def test_wrong_password_then_lockout_after_five(
         await conn.execute(
             update(User).where(User.email == email).values(locked_until=datetime(2000, 1, 1, tzinfo=UTC))
         )
-    assert (
-        await client.post("/api/auth/token", json={"email": email, "password": PASSWORD})
-    ).status_code == 200
+    assert (await client.post("/api/auth/token", json={"email": email, "password": PASSWORD})).status_code == 200
     async with db_engine.connect() as conn:
-        row = (
-            await conn.execute(select(User.failed_login_count, User.locked_until).where(User.email == email))
-        ).one()
+        row = (await conn.execute(select(User.failed_login_count, User.locked_until).where(User.email == email))).one()
     assert row.failed_login_count == 0
     assert row.locked_until is None
 
@@ -129,9 +123,7 @@ async def test_unknown_email_looks_like_wrong_password(client: AsyncTestClient[L
     assert assert_error(response, 401, "AUTH_001")["message"] == "Wrong email or password."
 
 
-async def test_password_reset_through_outbox(
-    client: AsyncTestClient[Litestar], db_engine: AsyncEngine
-) -> None:
+async def test_password_reset_through_outbox(client: AsyncTestClient[Litestar], db_engine: AsyncEngine) -> None:
     email = unique_email()
     await register(client, email=email)
     old_token = await token_for(client, email)
@@ -146,9 +138,7 @@ async def test_password_reset_through_outbox(
             (await conn.execute(select(EmailMessage))).scalars().all()
             if False
             else (
-                await conn.execute(
-                    select(EmailMessage.to_address, EmailMessage.body_text, EmailMessage.status)
-                )
+                await conn.execute(select(EmailMessage.to_address, EmailMessage.body_text, EmailMessage.status))
             ).all()
         )
     assert [r.to_address for r in rows] == [email]
@@ -157,19 +147,13 @@ async def test_password_reset_through_outbox(
 
     weak = await client.post("/api/auth/password-reset/confirm", json={"token": token, "password": "weak"})
     assert_error(weak, 422, "VALIDATION_001")
-    done = await client.post(
-        "/api/auth/password-reset/confirm", json={"token": token, "password": "Brand-New-Pass-7"}
-    )
+    done = await client.post("/api/auth/password-reset/confirm", json={"token": token, "password": "Brand-New-Pass-7"})
     assert done.status_code == 200
-    again = await client.post(
-        "/api/auth/password-reset/confirm", json={"token": token, "password": "Other-Pass-77"}
-    )
+    again = await client.post("/api/auth/password-reset/confirm", json={"token": token, "password": "Other-Pass-77"})
     assert_error(again, 400, "ACCOUNT_002")  # single use
 
     # The old password and every token issued before the reset are dead.
-    assert (
-        await client.post("/api/auth/token", json={"email": email, "password": PASSWORD})
-    ).status_code == 401
+    assert (await client.post("/api/auth/token", json={"email": email, "password": PASSWORD})).status_code == 401
     stale = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {old_token}"})
     assert_error(stale, 401, "AUTH_001")
     assert (
@@ -177,9 +161,7 @@ async def test_password_reset_through_outbox(
     ).status_code == 200
 
 
-async def test_reset_token_expires_after_an_hour(
-    client: AsyncTestClient[Litestar], db_engine: AsyncEngine
-) -> None:
+async def test_reset_token_expires_after_an_hour(client: AsyncTestClient[Litestar], db_engine: AsyncEngine) -> None:
     from coins.accounts.models import PasswordResetToken
 
     email = unique_email()

@@ -32,9 +32,7 @@ async def test_only_admins_enter(client: AsyncTestClient[Litestar], settings: Se
     denied = await client.get("/admin/users")
     assert denied.status_code == 403
     assert "Only administrators" in denied.text
-    api = await client.get(
-        "/api/admin/users", headers={"Authorization": f"Bearer {await token_for(client, member)}"}
-    )
+    api = await client.get("/api/admin/users", headers={"Authorization": f"Bearer {await token_for(client, member)}"})
     assert api.status_code == 403
     assert api.json()["error_code"] == "AUTH_002"
 
@@ -79,16 +77,12 @@ async def test_role_change_applies_to_the_next_request_of_every_session(
     assert (await client.get("/admin")).status_code == 403
 
     async with db_engine.connect() as conn:
-        actions = (
-            (await conn.execute(select(AuditEvent.action).order_by(AuditEvent.occurred_at))).scalars().all()
-        )
+        actions = (await conn.execute(select(AuditEvent.action).order_by(AuditEvent.occurred_at))).scalars().all()
     assert actions.count("user.role_granted") == 1
     assert actions.count("user.role_revoked") == 1
 
 
-async def test_admin_pages_grant_sponsor_and_deactivate(
-    client: AsyncTestClient[Litestar], settings: Settings
-) -> None:
+async def test_admin_pages_grant_sponsor_and_deactivate(client: AsyncTestClient[Litestar], settings: Settings) -> None:
     admin_email, _ = await admin_token(client, settings)
     member = await register(client, email=unique_email(), name="Lise Meitner")
     member_session = httpx.Cookies()
@@ -132,18 +126,14 @@ async def test_admin_pages_grant_sponsor_and_deactivate(
     assert refused.json()["error_code"] == "AUTH_005"
 
 
-async def test_admin_cannot_lock_themselves_out(
-    client: AsyncTestClient[Litestar], settings: Settings
-) -> None:
+async def test_admin_cannot_lock_themselves_out(client: AsyncTestClient[Litestar], settings: Settings) -> None:
     email, auth = await admin_token(client, settings)
     me = (await client.get("/api/auth/me", headers=auth)).json()
     demote = await client.post(
         f"/api/admin/users/{me['id']}/roles", json={"role": "admin", "granted": False}, headers=auth
     )
     assert demote.status_code == 403
-    deactivate = await client.post(
-        f"/api/admin/users/{me['id']}/active", json={"is_active": False}, headers=auth
-    )
+    deactivate = await client.post(f"/api/admin/users/{me['id']}/active", json={"is_active": False}, headers=auth)
     assert deactivate.status_code == 403
     assert (await client.get("/api/auth/me", headers=auth)).json()["is_admin"] is True
     unknown = await client.post(

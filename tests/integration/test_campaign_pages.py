@@ -24,9 +24,7 @@ async def actors(client: AsyncTestClient[Litestar], settings: Settings) -> Actor
     return await Actors(client, settings).setup()
 
 
-async def test_admin_creates_a_campaign_with_the_form(
-    client: AsyncTestClient[Litestar], actors: Actors
-) -> None:
+async def test_admin_creates_a_campaign_with_the_form(client: AsyncTestClient[Litestar], actors: Actors) -> None:
     manager_email, _ = await actors.person("manager")
     await log_in(client, actors.admin_email, PASSWORD)
     bad = await submit(
@@ -138,13 +136,9 @@ async def test_manager_manages_tags_with_the_form(client: AsyncTestClient[Litest
     manager_email, _ = await actors.person("manager")
     await create_campaign(client, actors.admin, slug="tag-town", manager_emails=[manager_email])
     await log_in(client, manager_email, PASSWORD)
-    added = await submit(
-        client, "/campaigns/tag-town/tags", name="Transport", colour="#1f6feb", kind="category"
-    )
+    added = await submit(client, "/campaigns/tag-town/tags", name="Transport", colour="#1f6feb", kind="category")
     assert added.status_code == 303
-    duplicate = await submit(
-        client, "/campaigns/tag-town/tags", name="transport", colour="#1f6feb", kind="feature"
-    )
+    duplicate = await submit(client, "/campaigns/tag-town/tags", name="transport", colour="#1f6feb", kind="feature")
     assert duplicate.status_code == 422
     assert "already has this name" in duplicate.text
     page = await client.get("/campaigns/tag-town/tags")

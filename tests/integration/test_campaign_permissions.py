@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (one row of the matrix per line reads better than wrapped rows)
 """The permission matrix of SPEC.md "People and roles", for every campaign endpoint and page.
 
 Each row is one request; each column a role.  Every cell runs against a fresh campaign in the state the
@@ -75,9 +74,7 @@ ROWS = [
 ]  # fmt: skip
 
 
-async def test_permission_matrix(
-    client: AsyncTestClient[Litestar], settings: Settings, db_engine: AsyncEngine
-) -> None:
+async def test_permission_matrix(client: AsyncTestClient[Litestar], settings: Settings, db_engine: AsyncEngine) -> None:
     actors = await Actors(client, settings).setup()
     manager_email, manager = await actors.person("manager")
     _, member = await actors.person("member")
@@ -117,13 +114,9 @@ async def test_permission_matrix(
             )
             await _accept_latest_invitation(client, db_engine, member)
             if row.state in {"active", "completed"}:
-                assert (
-                    await client.post(f"/api/campaigns/{slug}/activate", headers=manager)
-                ).status_code == 200
+                assert (await client.post(f"/api/campaigns/{slug}/activate", headers=manager)).status_code == 200
             if row.state == "completed":
-                assert (
-                    await client.post(f"/api/campaigns/{slug}/complete", headers=manager)
-                ).status_code == 200
+                assert (await client.post(f"/api/campaigns/{slug}/complete", headers=manager)).status_code == 200
             response = await client.request(
                 row.method,
                 row.path.format(slug=slug),

@@ -21,9 +21,7 @@ from coins.settings import Settings
 from tests.support.factories import Actors, create_campaign
 
 
-async def run_concurrently(
-    settings: Settings, job: Callable[[CampaignService], object], copies: int
-) -> list[object]:
+async def run_concurrently(settings: Settings, job: Callable[[CampaignService], object], copies: int) -> list[object]:
     """Run the same job from `copies` independent sessions at once, like several workers would."""
     config = make_sqlalchemy_config(settings)
     mailer = Mailer(settings, make_jinja_env(settings), None)
@@ -48,9 +46,7 @@ async def test_campaigns_complete_at_their_end_date_once(
         await client.post(f"/api/campaigns/{slug}/activate", headers=manager)
     async with db_engine.begin() as conn:
         await conn.execute(
-            update(Campaign)
-            .where(Campaign.slug == "ends-now")
-            .values(ends_at=datetime.now(UTC) - timedelta(seconds=1))
+            update(Campaign).where(Campaign.slug == "ends-now").values(ends_at=datetime.now(UTC) - timedelta(seconds=1))
         )
     results = await run_concurrently(settings, lambda service: service.complete_due(), copies=4)
     assert sorted(len(r) for r in results) == [0, 0, 0, 1]  # exactly one worker completed it
@@ -74,9 +70,7 @@ async def test_members_are_told_48_hours_before_the_end_exactly_once(
         members.append(email)
     async with db_engine.begin() as conn:
         await conn.execute(
-            update(Campaign)
-            .where(Campaign.slug == "closing")
-            .values(ends_at=datetime.now(UTC) + timedelta(hours=47))
+            update(Campaign).where(Campaign.slug == "closing").values(ends_at=datetime.now(UTC) + timedelta(hours=47))
         )
     sent = await run_concurrently(settings, lambda service: service.send_ending_notices(), copies=4)
     assert sorted(sent) == [0, 0, 0, 4]  # three members and the manager, from one worker only

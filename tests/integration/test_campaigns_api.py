@@ -42,9 +42,7 @@ def token_in(body: str) -> str:
     return re.search(r"/invitations/([\w-]+)", body).group(1)
 
 
-async def test_admin_creates_with_policy_and_managers(
-    client: AsyncTestClient[Litestar], actors: Actors
-) -> None:
+async def test_admin_creates_with_policy_and_managers(client: AsyncTestClient[Litestar], actors: Actors) -> None:
     manager_email, manager = await actors.person("manager")
     outsider = unique_email("future-manager")
     created = await create_campaign(
@@ -69,14 +67,10 @@ async def test_admin_creates_with_policy_and_managers(
     mine = await client.get("/api/campaigns/green-office", headers=manager)
     assert mine.json()["my_role"] == "manager"
     invitations = (await client.get("/api/campaigns/green-office/invitations", headers=actors.admin)).json()
-    assert [(i["email"], i["role"], i["status"]) for i in invitations["items"]] == [
-        (outsider, "manager", "pending")
-    ]
+    assert [(i["email"], i["role"], i["status"]) for i in invitations["items"]] == [(outsider, "manager", "pending")]
 
 
-async def test_only_admins_create_and_input_is_checked(
-    client: AsyncTestClient[Litestar], actors: Actors
-) -> None:
+async def test_only_admins_create_and_input_is_checked(client: AsyncTestClient[Litestar], actors: Actors) -> None:
     _, member = await actors.person()
     refused = await client.post("/api/campaigns", json=campaign_body(), headers=member)
     assert refused.status_code == 403
@@ -90,9 +84,7 @@ async def test_only_admins_create_and_input_is_checked(
     )
     assert backwards.status_code == 422
     assert "ends_at" in backwards.json()["details"]["fields"]
-    bad_slug = await client.post(
-        "/api/campaigns", json=campaign_body(slug="Not A Slug"), headers=actors.admin
-    )
+    bad_slug = await client.post("/api/campaigns", json=campaign_body(slug="Not A Slug"), headers=actors.admin)
     assert bad_slug.status_code in {400, 422}
     assert bad_slug.json()["error_code"] == "VALIDATION_001"
     bad_policy = await client.post(
@@ -118,9 +110,7 @@ async def test_lifecycle_with_actors_and_invalid_transitions(
         wrong = await client.post(f"/api/campaigns/life/{target}", headers=actors.admin)
         assert wrong.status_code == 409
         assert wrong.json()["error_code"] == "CAMPAIGN_003"
-    assert (
-        await client.post("/api/campaigns/life/activate", headers=member)
-    ).status_code == 404  # draft: hidden
+    assert (await client.post("/api/campaigns/life/activate", headers=member)).status_code == 404  # draft: hidden
 
     activated = await client.post("/api/campaigns/life/activate", headers=manager)
     assert activated.json()["status"] == "active"
@@ -128,14 +118,10 @@ async def test_lifecycle_with_actors_and_invalid_transitions(
     assert again.status_code == 409
 
     assert (await client.post("/api/campaigns/life/complete", headers=member)).status_code == 403
-    assert (await client.post("/api/campaigns/life/complete", headers=manager)).json()[
-        "status"
-    ] == "completed"
+    assert (await client.post("/api/campaigns/life/complete", headers=manager)).json()["status"] == "completed"
     # Archiving is for admins only.
     assert (await client.post("/api/campaigns/life/archive", headers=manager)).status_code == 403
-    assert (await client.post("/api/campaigns/life/archive", headers=actors.admin)).json()[
-        "status"
-    ] == "archived"
+    assert (await client.post("/api/campaigns/life/archive", headers=actors.admin)).json()["status"] == "archived"
     frozen = await client.patch("/api/campaigns/life", json={"title": "New"}, headers=manager)
     assert frozen.status_code == 403
 
@@ -172,9 +158,7 @@ async def test_core_settings_freeze_once_active_except_for_admins(
         "/api/campaigns/freeze", json={"coin_policy": {"max_allocation_per_idea": None}}, headers=actors.admin
     )
     assert admin_change.status_code == 200
-    assert (await client.get("/api/campaigns/freeze", headers=manager)).json()["coin_policy"][
-        "pricing"
-    ] == "linear"
+    assert (await client.get("/api/campaigns/freeze", headers=manager)).json()["coin_policy"]["pricing"] == "linear"
 
 
 async def test_visibility_and_closed_campaigns_are_404_to_outsiders(
@@ -244,9 +228,7 @@ async def test_activation_and_joining_grant_initial_coins_once(
     assert [(e["kind"], e["amount"]) for e in history["items"]] == [("grant", 40)]
 
     async with db_engine.connect() as conn:
-        grants = await conn.scalar(
-            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "grant")
-        )
+        grants = await conn.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "grant"))
         total = await conn.scalar(select(func.sum(CoinBalance.granted)))
     assert grants == 3  # manager, early member, late member
     assert total == 120
@@ -277,9 +259,7 @@ async def test_invitations_single_use_expiry_resend_revoke(
     client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine
 ) -> None:
     manager_email, manager = await actors.person("manager")
-    await create_campaign(
-        client, actors.admin, slug="invites", campaign_type="closed", manager_emails=[manager_email]
-    )
+    await create_campaign(client, actors.admin, slug="invites", campaign_type="closed", manager_emails=[manager_email])
     await client.post("/api/campaigns/invites/activate", headers=manager)
     alice_email, alice = await actors.person("alice")
     bob_email, bob = await actors.person("bob")
@@ -298,14 +278,10 @@ async def test_invitations_single_use_expiry_resend_revoke(
     alice_token = token_in(await last_email_to(db_engine, alice_email))
     wrong_person = await client.post("/api/invitations/accept", json={"token": alice_token}, headers=bob)
     assert wrong_person.status_code == 403
-    assert (
-        await client.post("/api/invitations/accept", json={"token": alice_token}, headers=alice)
-    ).status_code == 200
+    assert (await client.post("/api/invitations/accept", json={"token": alice_token}, headers=alice)).status_code == 200
     reused = await client.post("/api/invitations/accept", json={"token": alice_token}, headers=alice)
     assert reused.json()["error_code"] == "CAMPAIGN_005"
-    assert (await client.get("/api/campaigns/invites/coins/balance", headers=alice)).json()[
-        "available"
-    ] == 100
+    assert (await client.get("/api/campaigns/invites/coins/balance", headers=alice)).json()["available"] == 100
 
     # Resend issues a new link; the old one stops working.
     bob_first = token_in(await last_email_to(db_engine, bob_email))
@@ -318,20 +294,14 @@ async def test_invitations_single_use_expiry_resend_revoke(
     assert resent.json()["send_count"] == 2
     bob_second = token_in(await last_email_to(db_engine, bob_email))
     assert bob_second != bob_first
-    assert (
-        await client.post("/api/invitations/accept", json={"token": bob_first}, headers=bob)
-    ).status_code == 400
+    assert (await client.post("/api/invitations/accept", json={"token": bob_first}, headers=bob)).status_code == 400
 
     # Expired after 7 days.
     async with db_engine.begin() as conn:
         await conn.execute(
-            update(Invitation)
-            .where(Invitation.email == bob_email)
-            .values(expires_at=datetime(2000, 1, 1, tzinfo=UTC))
+            update(Invitation).where(Invitation.email == bob_email).values(expires_at=datetime(2000, 1, 1, tzinfo=UTC))
         )
-    assert (
-        await client.post("/api/invitations/accept", json={"token": bob_second}, headers=bob)
-    ).status_code == 400
+    assert (await client.post("/api/invitations/accept", json={"token": bob_second}, headers=bob)).status_code == 400
     statuses = {
         i["email"]: i["status"]
         for i in (await client.get("/api/campaigns/invites/invitations", headers=manager)).json()["items"]
@@ -347,14 +317,13 @@ async def test_invitations_single_use_expiry_resend_revoke(
         for i in (await client.get("/api/campaigns/invites/invitations", headers=manager)).json()["items"]
         if i["email"] == carol_email
     )
-    assert (
-        await client.post(f"/api/invitations/{carol_invitation['id']}/revoke", headers=bob)
-    ).status_code in {403, 404}
+    assert (await client.post(f"/api/invitations/{carol_invitation['id']}/revoke", headers=bob)).status_code in {
+        403,
+        404,
+    }
     revoked = await client.post(f"/api/invitations/{carol_invitation['id']}/revoke", headers=manager)
     assert revoked.json()["status"] == "revoked"
-    assert (
-        await client.post("/api/invitations/accept", json={"token": carol_token}, headers=carol)
-    ).status_code == 400
+    assert (await client.post("/api/invitations/accept", json={"token": carol_token}, headers=carol)).status_code == 400
     assert (await client.get("/api/campaigns/invites", headers=carol)).status_code == 404
 
 
@@ -366,9 +335,7 @@ async def test_only_admins_invite_managers(client: AsyncTestClient[Litestar], ac
     )
     assert refused.status_code == 403
     other_email, other = await actors.person()
-    made = await client.post(
-        "/api/campaigns/roles/managers", json={"emails": [other_email]}, headers=actors.admin
-    )
+    made = await client.post("/api/campaigns/roles/managers", json={"emails": [other_email]}, headers=actors.admin)
     assert made.json()["already_members"] == [other_email]
     assert (await client.get("/api/campaigns/roles", headers=other)).json()["my_role"] == "manager"
     members = (await client.get("/api/campaigns/roles/members", headers=manager)).json()
@@ -383,9 +350,7 @@ async def test_tags(client: AsyncTestClient[Litestar], actors: Actors) -> None:
     await create_campaign(client, actors.admin, slug="tagged", manager_emails=[manager_email])
     await client.post("/api/campaigns/tagged/activate", headers=manager)
     parent = (
-        await client.post(
-            "/api/campaigns/tagged/tags", json={"name": "Energy", "colour": "#1F6FEB"}, headers=manager
-        )
+        await client.post("/api/campaigns/tagged/tags", json={"name": "Energy", "colour": "#1F6FEB"}, headers=manager)
     ).json()
     assert parent["colour"] == "#1f6feb"
     child = (
@@ -411,9 +376,7 @@ async def test_tags(client: AsyncTestClient[Litestar], actors: Actors) -> None:
     offered = (await client.get("/api/campaigns/tagged/tags", params={"active": "true"})).json()
     assert [t["name"] for t in offered["items"]] == ["Energy"]
     _, member = await actors.person()
-    assert (
-        await client.post("/api/campaigns/tagged/tags", json={"name": "Mine"}, headers=member)
-    ).status_code == 403
+    assert (await client.post("/api/campaigns/tagged/tags", json={"name": "Mine"}, headers=member)).status_code == 403
 
 
 def image_bytes(kind: str = "PNG", size: tuple[int, int] = (200, 80)) -> bytes:
@@ -422,9 +385,7 @@ def image_bytes(kind: str = "PNG", size: tuple[int, int] = (200, 80)) -> bytes:
     return buffer.getvalue()
 
 
-async def test_banner_and_icon_uploads(
-    client: AsyncTestClient[Litestar], actors: Actors, settings: Settings
-) -> None:
+async def test_banner_and_icon_uploads(client: AsyncTestClient[Litestar], actors: Actors, settings: Settings) -> None:
     manager_email, manager = await actors.person("manager")
     await create_campaign(client, actors.admin, slug="pictures", manager_emails=[manager_email])
     banner = await client.post(

@@ -31,9 +31,7 @@ async def balance(client: AsyncTestClient[Litestar], arena: Arena, who: dict[str
 
 async def idea_row(db_engine: AsyncEngine, idea_id: int) -> tuple[int, int]:
     async with db_engine.connect() as conn:
-        row = (
-            await conn.execute(text("SELECT coins, supporters FROM ideas WHERE id = :i"), {"i": idea_id})
-        ).one()
+        row = (await conn.execute(text("SELECT coins, supporters FROM ideas WHERE id = :i"), {"i": idea_id})).one()
     return row.coins, row.supporters
 
 
@@ -43,17 +41,13 @@ async def test_allocate_release_reallocate(
     arena = await make_arena(client, actors, db_engine)
     alice, bob = arena.members
     first, second = arena.ideas
-    allocated = await client.post(
-        arena.coins_path("allocate"), json={"idea_id": first, "amount": 30}, headers=alice
-    )
+    allocated = await client.post(arena.coins_path("allocate"), json={"idea_id": first, "amount": 30}, headers=alice)
     assert allocated.status_code == 200, allocated.text
     assert allocated.json() == {"granted": 100, "available": 70, "allocated": 30, "expended": 0}
     await client.post(arena.coins_path("allocate"), json={"idea_id": first, "amount": 5}, headers=bob)
     assert await idea_row(db_engine, first) == (35, 2)
 
-    released = await client.post(
-        arena.coins_path("release"), json={"idea_id": first, "amount": 10}, headers=alice
-    )
+    released = await client.post(arena.coins_path("release"), json={"idea_id": first, "amount": 10}, headers=alice)
     assert released.json()["available"] == 80
     moved = await client.post(
         arena.coins_path("reallocate"),
@@ -97,9 +91,7 @@ async def test_refusals_say_why_and_change_nothing(
     await refused("release", {"idea_id": first, "amount": 41}, 422, "COIN_001")  # more than is on it
     await refused("release", {"idea_id": second, "amount": 5}, 422, "COIN_001")  # nothing on it
     await refused("allocate", {"idea_id": 999_999, "amount": 5}, 404, "IDEA_001")
-    await refused(
-        "reallocate", {"from_idea_id": first, "to_idea_id": first, "amount": 5}, 422, "VALIDATION_001"
-    )
+    await refused("reallocate", {"from_idea_id": first, "to_idea_id": first, "amount": 5}, 422, "VALIDATION_001")
     await set_idea_status(db_engine, second, "pending")
     await refused("allocate", {"idea_id": second, "amount": 5}, 422, "IDEA_003")
     await refused("reallocate", {"from_idea_id": first, "to_idea_id": second, "amount": 5}, 422, "IDEA_003")
@@ -111,9 +103,7 @@ async def test_refusals_say_why_and_change_nothing(
     await assert_audit_clean(db_engine)
 
 
-async def test_not_enough_coins(
-    client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine
-) -> None:
+async def test_not_enough_coins(client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine) -> None:
     arena = await make_arena(client, actors, db_engine, ideas=3)
     alice, _ = arena.members
     for idea in arena.ideas[:2]:
@@ -133,9 +123,7 @@ async def test_reallocation_off_and_campaign_closed(
 ) -> None:
     arena = await make_arena(client, actors, db_engine, policy={"allow_reallocation": False})
     alice, _ = arena.members
-    await client.post(
-        arena.coins_path("allocate"), json={"idea_id": arena.ideas[0], "amount": 10}, headers=alice
-    )
+    await client.post(arena.coins_path("allocate"), json={"idea_id": arena.ideas[0], "amount": 10}, headers=alice)
     for operation, body in [
         ("release", {"idea_id": arena.ideas[0], "amount": 1}),
         ("reallocate", {"from_idea_id": arena.ideas[0], "to_idea_id": arena.ideas[1], "amount": 1}),
@@ -203,9 +191,7 @@ async def test_racing_repeats_of_one_key_apply_once(
     headers = {**alice, "Idempotency-Key": "race-key"}
     responses = await asyncio.gather(
         *(
-            client.post(
-                arena.coins_path("allocate"), json={"idea_id": arena.ideas[0], "amount": 9}, headers=headers
-            )
+            client.post(arena.coins_path("allocate"), json={"idea_id": arena.ideas[0], "amount": 9}, headers=headers)
             for _ in range(12)
         )
     )
@@ -216,9 +202,7 @@ async def test_racing_repeats_of_one_key_apply_once(
     await assert_audit_clean(db_engine)
 
 
-async def test_quadratic_pricing(
-    client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine
-) -> None:
+async def test_quadratic_pricing(client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine) -> None:
     arena = await make_arena(client, actors, db_engine, policy={"pricing": "quadratic"})
     alice, _ = arena.members
     first, second = arena.ideas
@@ -237,16 +221,12 @@ async def test_quadratic_pricing(
     )
     # first: 4 -> 2 votes frees 12 coins; second: 0 -> 2 votes costs 4.
     assert move.json() == {"granted": 100, "available": 92, "allocated": 8, "expended": 0}
-    too_many = await client.post(
-        arena.coins_path("allocate"), json={"idea_id": second, "amount": 9}, headers=alice
-    )
+    too_many = await client.post(arena.coins_path("allocate"), json={"idea_id": second, "amount": 9}, headers=alice)
     assert too_many.json()["error_code"] == "COIN_001"  # 11² - 2² = 117 > 92
     await assert_audit_clean(db_engine)
 
 
-async def test_bad_bodies_and_keys(
-    client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine
-) -> None:
+async def test_bad_bodies_and_keys(client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine) -> None:
     arena = await make_arena(client, actors, db_engine)
     alice, _ = arena.members
     for body in (

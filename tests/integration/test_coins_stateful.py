@@ -67,9 +67,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.loop = asyncio.new_event_loop()
         self.engine: AsyncEngine = self.run(self._engine(url))
-        self.gateway = CoinGateway(
-            load_settings({"ENVIRONMENT": "test", "DATABASE_URL": url, "SECRET_KEY": "x" * 40})
-        )
+        self.gateway = CoinGateway(load_settings({"ENVIRONMENT": "test", "DATABASE_URL": url, "SECRET_KEY": "x" * 40}))
         self.run(self.gateway.start())
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.campaign: Any = None
@@ -120,9 +118,7 @@ class Database:
             )  # fmt: skip
             for user_id in self.members:
                 await conn.execute(
-                    text(
-                        "INSERT INTO campaign_members (id, campaign_id, user_id, role) VALUES (:i, :c, :u, 'member')"
-                    ),
+                    text("INSERT INTO campaign_members (id, campaign_id, user_id, role) VALUES (:i, :c, :u, 'member')"),
                     {"i": uuid.uuid4(), "c": campaign_id, "u": user_id},
                 )
             rows = await conn.execute(
@@ -154,9 +150,7 @@ class Database:
     async def settle(self, idea: int, outcome: str) -> None:
         async with self.sessions() as session:
             target = "accepted" if outcome == "accepted" else "withdrawn"
-            await session.execute(
-                text("UPDATE ideas SET status = :s WHERE id = :i"), {"s": target, "i": idea}
-            )
+            await session.execute(text("UPDATE ideas SET status = :s WHERE id = :i"), {"s": target, "i": idea})
             await close_idea(session, campaign=self.campaign, idea_id=idea, outcome=outcome, actor_id=None)  # type: ignore[arg-type]
             await session.commit()
 
@@ -168,9 +162,7 @@ class Database:
                 text("UPDATE ideas SET status = 'merged', merged_into_id = :t WHERE id = :s"),
                 {"s": source, "t": target},
             )
-            await move_on_merge(
-                session, campaign=self.campaign, source_id=source, target_id=target, actor_id=None
-            )
+            await move_on_merge(session, campaign=self.campaign, source_id=source, target_id=target, actor_id=None)
             await session.commit()
 
     async def snapshot(self) -> dict[str, Any]:
@@ -190,9 +182,7 @@ class Database:
             }
             ideas = {
                 r.id: (r.status, r.coins, r.supporters)
-                for r in await conn.execute(
-                    text("SELECT * FROM ideas WHERE campaign_id = :c"), {"c": self.campaign.id}
-                )
+                for r in await conn.execute(text("SELECT * FROM ideas WHERE campaign_id = :c"), {"c": self.campaign.id})
             }
         return {"balances": balances, "allocations": allocations, "ideas": ideas}
 
@@ -229,9 +219,7 @@ class CoinMachine(RuleBasedStateMachine):
         """(reasons to refuse, coins it costs, coins on the idea afterwards)."""
         policy, reasons = self.model.policy, set()
         try:
-            change = ledger.plan_allocation(
-                policy, amount=amount, current_coins=self.model.coins(idea or 0, member)
-            )
+            change = ledger.plan_allocation(policy, amount=amount, current_coins=self.model.coins(idea or 0, member))
         except RuleViolation as violation:
             return {violation.code}, 0, 0
         return reasons, change.coins, change.coins_after
@@ -253,9 +241,7 @@ class CoinMachine(RuleBasedStateMachine):
         reasons: set[str] = set()
         refund = after = 0
         try:
-            change = ledger.plan_release(
-                self.model.policy, amount=amount, current_coins=self.model.coins(idea, member)
-            )
+            change = ledger.plan_release(self.model.policy, amount=amount, current_coins=self.model.coins(idea, member))
             refund, after = change.coins, change.coins_after
         except RuleViolation as violation:
             reasons.add(violation.code)
@@ -275,12 +261,8 @@ class CoinMachine(RuleBasedStateMachine):
         move = None
         policy = self.model.policy
         checks = (
-            lambda: ledger.plan_release(
-                policy, amount=amount, current_coins=self.model.coins(source, member)
-            ),
-            lambda: ledger.plan_allocation(
-                policy, amount=amount, current_coins=self.model.coins(target, member)
-            ),
+            lambda: ledger.plan_release(policy, amount=amount, current_coins=self.model.coins(source, member)),
+            lambda: ledger.plan_allocation(policy, amount=amount, current_coins=self.model.coins(target, member)),
         )
         for check in checks:  # every reason that applies: the service may meet any of them first
             try:
@@ -346,11 +328,7 @@ class CoinMachine(RuleBasedStateMachine):
     @rule(source=ideas, destination=ideas)
     def merge(self, source: int, destination: int) -> None:
         target = destination
-        if (
-            source == target
-            or self.model.status[source] != COMPETING
-            or self.model.status[target] != COMPETING
-        ):
+        if source == target or self.model.status[source] != COMPETING or self.model.status[target] != COMPETING:
             return
         self.db.run(self.db.merge(self.db.ideas[source], self.db.ideas[target]))
         self.model.status[source] = "merged"
@@ -368,9 +346,7 @@ class CoinMachine(RuleBasedStateMachine):
         snapshot = self.db.run(self.db.snapshot())
         for m, user_id in enumerate(self.db.members):
             want = (INITIAL, self.model.available[m], self.model.allocated[m], self.model.expended[m])
-            assert snapshot["balances"][user_id] == want, (
-                f"member {m}: {snapshot['balances'][user_id]} != {want}"
-            )
+            assert snapshot["balances"][user_id] == want, f"member {m}: {snapshot['balances'][user_id]} != {want}"
         want_allocations = {(self.db.ideas[i], self.db.members[m]): c for (i, m), c in self.model.on.items()}
         assert snapshot["allocations"] == want_allocations
         for i, idea_id in enumerate(self.db.ideas):

@@ -29,9 +29,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def worker(
-    app_env: Callable[..., dict[str, str]], smtp: SmtpServer, clean: None
-) -> Iterator[subprocess.Popen[bytes]]:
+def worker(app_env: Callable[..., dict[str, str]], smtp: SmtpServer, clean: None) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, **app_env(SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp.port), LOG_LEVEL="INFO")}
     process = subprocess.Popen([sys.executable, "-m", "coins", "worker"], cwd=PROJECT_ROOT, env=env)
     yield process
@@ -39,9 +37,7 @@ def worker(
     process.wait(timeout=30)
 
 
-async def wait_for_status(
-    db_engine: AsyncEngine, to: str, status: str, timeout: float = 30.0
-) -> EmailMessage:
+async def wait_for_status(db_engine: AsyncEngine, to: str, status: str, timeout: float = 30.0) -> EmailMessage:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         async with db_engine.connect() as conn:

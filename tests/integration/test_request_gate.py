@@ -21,9 +21,7 @@ def far_from_minute_boundary() -> None:
         time.sleep(61 - time.time() % 60)
 
 
-async def test_rate_limit_per_address_and_per_user(
-    make_settings: Callable[..., Settings], clean: None
-) -> None:
+async def test_rate_limit_per_address_and_per_user(make_settings: Callable[..., Settings], clean: None) -> None:
     app = create_app(make_settings(security={"rate_limit_per_minute": 5, "auth_rate_limit_per_minute": 0}))
     far_from_minute_boundary()
     async with AsyncTestClient(app=app) as client:
@@ -49,17 +47,13 @@ async def test_rate_limit_per_address_and_per_user(
         assert (await client.get("/api/auth/me", headers=auth)).headers["x-ratelimit-remaining"] == "0"
 
 
-async def test_auth_endpoints_have_a_stricter_limit(
-    make_settings: Callable[..., Settings], clean: None
-) -> None:
+async def test_auth_endpoints_have_a_stricter_limit(make_settings: Callable[..., Settings], clean: None) -> None:
     app = create_app(make_settings(security={"rate_limit_per_minute": 100, "auth_rate_limit_per_minute": 3}))
     far_from_minute_boundary()
     async with AsyncTestClient(app=app) as client:
         attempts = [
             (
-                await client.post(
-                    "/api/auth/token", json={"email": "x@example.org", "password": "Whatever-1"}
-                )
+                await client.post("/api/auth/token", json={"email": "x@example.org", "password": "Whatever-1"})
             ).status_code
             for _ in range(4)
         ]

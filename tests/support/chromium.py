@@ -39,9 +39,7 @@ def _usable(path: Path) -> bool:
 
 def _run(command: list[str], env: dict[str, str]) -> None:
     try:
-        result = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False
-        )
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ChromiumUnavailable(f"`{' '.join(command)}` failed: {exc}") from exc
     if result.returncode != 0:

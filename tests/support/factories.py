@@ -53,9 +53,7 @@ def campaign_body(slug: str | None = None, **overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def create_campaign(
-    client: AsyncTestClient[Litestar], admin: dict[str, str], **overrides: Any
-) -> dict[str, Any]:
+async def create_campaign(client: AsyncTestClient[Litestar], admin: dict[str, str], **overrides: Any) -> dict[str, Any]:
     response = await client.post("/api/campaigns", json=campaign_body(**overrides), headers=admin)
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()

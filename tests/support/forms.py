@@ -17,9 +17,7 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
-async def submit(
-    client: AsyncTestClient[Litestar], page: str, action: str | None = None, **fields: str
-) -> Any:
+async def submit(client: AsyncTestClient[Litestar], page: str, action: str | None = None, **fields: str) -> Any:
     """GET `page`, then POST its form (to `action`, default: the same path) with `fields` and the token."""
     form_page = await client.get(page)
     assert form_page.status_code == 200, form_page.text

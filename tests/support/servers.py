@@ -99,9 +99,7 @@ class AppProcess:
     def start(self, *, timeout: float = 60.0) -> AppProcess:
         metrics_dir = Path(tempfile.mkdtemp(prefix="coins-metrics-"))
         env = {**os.environ, **self.env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-        self.log_path = self.log_path or Path(
-            tempfile.mkstemp(prefix=f"coins-app-{self.port}-", suffix=".log")[1]
-        )
+        self.log_path = self.log_path or Path(tempfile.mkstemp(prefix=f"coins-app-{self.port}-", suffix=".log")[1])
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [

@@ -8,6 +8,7 @@ from email.message import Message
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from coins.lib.embedded import free_port
 
@@ -22,13 +23,26 @@ class Mailbox:
 
 
 class SmtpServer:
-    def __init__(self, port: int | None = None) -> None:
+    """With `credentials`, the server offers AUTH (over plain text, as a local test server may) and records
+    every log-in attempt in `logins`; without, it knows no AUTH at all, like an open relay."""
+
+    def __init__(self, port: int | None = None, credentials: tuple[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.mailbox = Mailbox()
         self.controller: Controller | None = None
+        self.credentials = credentials
+        self.logins: list[tuple[str, str]] = []
+
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        login = (data.login.decode(), data.password.decode())
+        self.logins.append(login)
+        return AuthResult(success=login == self.credentials, handled=False)
 
     def start(self) -> SmtpServer:
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        options: dict[str, Any] = {}
+        if self.credentials is not None:
+            options = {"authenticator": self._authenticate, "auth_require_tls": False}
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port, **options)
         self.controller.start()
         return self
 

@@ -106,9 +106,9 @@ async def test_a_thousand_concurrent_coin_requests(
     admin_email = unique_email("admin")
     await make_admin(make_settings(), admin_email)
     async with httpx.AsyncClient(base_url=replicas[0].url) as client:
-        admin_token = (
-            await client.post("/api/auth/token", json={"email": admin_email, "password": PASSWORD})
-        ).json()["access_token"]
+        admin_token = (await client.post("/api/auth/token", json={"email": admin_email, "password": PASSWORD})).json()[
+            "access_token"
+        ]
     slug, tokens = await setup_campaign(replicas[0].url, admin_token)
     async with db_engine.connect() as conn:
         campaign_id = str(await conn.scalar(text("SELECT id FROM campaigns WHERE slug = :s"), {"s": slug}))
@@ -227,14 +227,10 @@ async def test_a_thousand_concurrent_coin_requests(
         accepted_coins = await conn.scalar(text("SELECT coins FROM ideas WHERE id = :i"), {"i": ideas[0]})
         withdrawn_coins = await conn.scalar(text("SELECT coins FROM ideas WHERE id = :i"), {"i": ideas[1]})
     successes = {
-        item["key"]
-        for item in planned
-        if item["repeat_of"] is None and results[item["number"]].status_code == 200
+        item["key"] for item in planned if item["repeat_of"] is None and results[item["number"]].status_code == 200
     }
     repeated_successes = {
-        item["key"]
-        for item in planned
-        if item["repeat_of"] is not None and results[item["number"]].status_code == 200
+        item["key"] for item in planned if item["repeat_of"] is not None and results[item["number"]].status_code == 200
     }
     for key in successes | repeated_successes:
         assert per_key.get(key) == 1, f"key {key} left {per_key.get(key)} ledger entries"

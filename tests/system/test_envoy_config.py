@@ -32,16 +32,13 @@ def test_validation_catches_mistakes(tmp_path: Path) -> None:
 
 
 def test_local_rewrite_validates(tmp_path: Path) -> None:
-    local = rewrite_for_local(
-        load_config(), listen_port=18080, admin_port=19901, upstream_ports=[18001, 18002]
-    )
+    local = rewrite_for_local(load_config(), listen_port=18080, admin_port=19901, upstream_ports=[18001, 18002])
     result = validate(write_config(local, tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     cluster = local["static_resources"]["clusters"][0]
     assert cluster["type"] == "STATIC"
     endpoints = [
-        e["endpoint"]["address"]["socket_address"]
-        for e in cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        e["endpoint"]["address"]["socket_address"] for e in cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
     ]
     assert endpoints == [
         {"address": "127.0.0.1", "port_value": 18001},
@@ -77,8 +74,7 @@ def test_production_settings_that_matter() -> None:
     assert cluster["type"] == "STRICT_DNS"
     assert cluster["lb_policy"] == "ROUND_ROBIN"
     hosts = [
-        e["endpoint"]["address"]["socket_address"]
-        for e in cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
+        e["endpoint"]["address"]["socket_address"] for e in cluster["load_assignment"]["endpoints"][0]["lb_endpoints"]
     ]
     assert hosts == [{"address": "web-1", "port_value": 8000}, {"address": "web-2", "port_value": 8000}]
     # The default (3 concurrent retries) turned a replica restart under load into 503s.

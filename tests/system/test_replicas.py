@@ -172,9 +172,7 @@ async def test_a_session_made_on_one_replica_works_on_the_other(cluster: Cluster
 
         # Logging out on replica 2 ends the session for replica 1 too. The CSRF token is signed with the
         # shared SECRET_KEY, so the form token from replica 1 is accepted by replica 2.
-        logout = await client.post(
-            cluster.two.url + "/logout", headers={**HTML, **cookie, "x-csrftoken": csrf}
-        )
+        logout = await client.post(cluster.two.url + "/logout", headers={**HTML, **cookie, "x-csrftoken": csrf})
         assert logout.status_code == 303, logout.text
         after = await client.get(cluster.one.url + "/account", headers={**HTML, **cookie})
         assert after.status_code == 303
@@ -196,9 +194,7 @@ async def test_b_rate_limit_counts_across_both_replicas(cluster: Cluster) -> Non
             responses: list[httpx.Response] = []
             for i in range(RATE_LIMIT):
                 replica = cluster.one if i % 2 == 0 else cluster.two
-                responses.append(
-                    await client.get(replica.url + "/", headers={**HTML, "X-Forwarded-For": xff})
-                )
+                responses.append(await client.get(replica.url + "/", headers={**HTML, "X-Forwarded-For": xff}))
             # The 11th request goes to replica 1, the 12th to replica 2: both refuse.
             eleventh = await client.get(cluster.one.url + "/", headers={**JSON, "X-Forwarded-For": xff})
             twelfth = await client.get(cluster.two.url + "/", headers={**HTML, "X-Forwarded-For": xff})
@@ -227,9 +223,7 @@ async def test_b_rate_limit_counts_across_both_replicas(cluster: Cluster) -> Non
         assert other.headers["x-ratelimit-remaining"] == str(RATE_LIMIT - 1)
 
 
-async def test_b_through_envoy_the_limit_follows_the_real_client_address(
-    cluster: Cluster, valkey: Valkey
-) -> None:
+async def test_b_through_envoy_the_limit_follows_the_real_client_address(cluster: Cluster, valkey: Valkey) -> None:
     async with http_client() as client:
         for _attempt in range(2):
             await valkey.flushdb()  # a retry must not inherit the first attempt's counts
@@ -260,8 +254,7 @@ async def test_b_through_envoy_the_limit_follows_the_real_client_address(
         # Keys are ratelimit:addr:<address>:<window>; the address may be IPv6, colons and all.
         keys = sorted(k.decode() for k in await valkey.keys("ratelimit:addr:*"))
         buckets = {
-            key.removeprefix("ratelimit:addr:").rsplit(":", 1)[0]: int(await valkey.get(key) or 0)
-            for key in keys
+            key.removeprefix("ratelimit:addr:").rsplit(":", 1)[0]: int(await valkey.get(key) or 0) for key in keys
         }
         assert buckets.pop(other_address) == 1, keys
         assert len(buckets) == 1, keys

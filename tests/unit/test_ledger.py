@@ -56,9 +56,7 @@ def test_replay_rebuilds_a_balance() -> None:
     assert ledger.replay(entries) == Balance(granted=103, available=73, allocated=10, expended=20)
 
 
-@pytest.mark.parametrize(
-    ("votes", "linear", "quadratic"), [(0, 0, 0), (1, 1, 1), (2, 2, 4), (5, 5, 25), (10, 10, 100)]
-)
+@pytest.mark.parametrize(("votes", "linear", "quadratic"), [(0, 0, 0), (1, 1, 1), (2, 2, 4), (5, 5, 25), (10, 10, 100)])
 def test_pricing(votes: int, linear: int, quadratic: int) -> None:
     assert ledger.cost_of_votes(votes, "linear") == linear
     assert ledger.cost_of_votes(votes, "quadratic") == quadratic
@@ -76,9 +74,7 @@ def test_pricing(votes: int, linear: int, quadratic: int) -> None:
         (QUADRATIC, 1, 10, 6, 16, 4),  # 10 coins hold 3 votes (after a merge); the 4th vote tops up to 16
     ],
 )
-def test_plan_allocation(
-    policy: Policy, amount: int, current: int, coins: int, after: int, votes: int
-) -> None:
+def test_plan_allocation(policy: Policy, amount: int, current: int, coins: int, after: int, votes: int) -> None:
     change = ledger.plan_allocation(policy, amount=amount, current_coins=current)
     assert (change.coins, change.coins_after, change.votes_after) == (coins, after, votes)
 
@@ -203,9 +199,7 @@ def test_every_policy_combination_plans_consistently() -> None:
             try:
                 change = ledger.plan_allocation(policy, amount=amount, current_coins=0)
             except RuleViolation as violation:
-                assert amount < minimum or (
-                    maximum is not None and ledger.cost_of_votes(amount, pricing) > maximum
-                )  # type: ignore[arg-type]
+                assert amount < minimum or (maximum is not None and ledger.cost_of_votes(amount, pricing) > maximum)  # type: ignore[arg-type]
                 assert violation.code in {"VALIDATION_001", "COIN_004"}
                 continue
             assert change.coins == ledger.cost_of_votes(amount, pricing)  # type: ignore[arg-type]

@@ -42,9 +42,7 @@ class AuthApiController(Controller):
     tags = ["auth"]
 
     @post("/register", status_code=HTTP_201_CREATED, summary="Create an account")
-    async def register(
-        self, data: JSONBody[RegisterRequest], accounts: NamedDependency[AccountService]
-    ) -> UserRead:
+    async def register(self, data: JSONBody[RegisterRequest], accounts: NamedDependency[AccountService]) -> UserRead:
         user = await accounts.register(email=data.email, full_name=data.full_name, password=data.password)
         return user_read(user)
 
@@ -62,9 +60,7 @@ class AuthApiController(Controller):
         )
 
     @get("/me", guards=[login_required], summary="The caller's account")
-    async def me(
-        self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]
-    ) -> UserRead:
+    async def me(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]) -> UserRead:
         return user_read(await accounts.get(require_user(request).id))
 
     @patch("/me", guards=[login_required], summary="Change name or email")

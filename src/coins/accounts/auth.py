@@ -1,4 +1,4 @@
-"""Who is calling: a browser session, a bearer token, or nobody.
+"""Who is calling: a browser session, a bearer token, a platform's API key, or nobody.
 
 The user row is read on every request, so a role granted or revoked, a deactivation or a password change
 takes effect on the very next request of every open session and every token of that user.
@@ -17,6 +17,7 @@ from sqlalchemy import select
 from coins.accounts.models import User
 from coins.accounts.tokens import InvalidToken, read_access_token
 from coins.lib.errors import AuthenticationFailed, PermissionDenied
+from coins.platforms.identity import api_key_from, authenticate_platform
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -91,6 +92,12 @@ class AuthenticationMiddleware:
         await self.app(scope, receive, send)
 
     async def _identify(self, scope: HTTPScope) -> CurrentUser | None:  # noqa: PLR0911 - one way out per case
+        api_key = api_key_from(scope)
+        if api_key is not None:
+            # A platform's key (`Bearer cfc_...` or `X-API-Key`): the platform acts for itself, never for a
+            # person, so there is no user; its identity is in scope["auth"] (coins.platforms.identity).
+            scope["auth"] = await authenticate_platform(scope, api_key)
+            return None
         token = _bearer_token(scope)
         if token is not None:
             settings = scope["app"].state.settings
@@ -179,9 +186,7 @@ async def admin_required(connection: ASGIConnection[Any, Any, Any, Any], _: Base
         raise PermissionDenied("Only administrators may do that.")
 
 
-async def sponsor_or_admin_required(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
+async def sponsor_or_admin_required(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     user = current_user(connection)
     if user is None:
         raise AuthenticationFailed("Please log in first.")

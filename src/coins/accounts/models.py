@@ -27,9 +27,7 @@ class User(UUIDv7AuditBase):
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     locked_until: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
-    password_changed_at: Mapped[datetime] = mapped_column(
-        DateTimeUTC(timezone=True), server_default=func.now()
-    )
+    password_changed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), server_default=func.now())
 
 
 class PasswordResetToken(UUIDv7Base):

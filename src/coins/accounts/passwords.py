@@ -48,9 +48,7 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 async def verify_password(password_hash: str | None, password: str) -> bool:
-    return await anyio.to_thread.run_sync(_verify, password_hash or _DUMMY_HASH, password) and bool(
-        password_hash
-    )
+    return await anyio.to_thread.run_sync(_verify, password_hash or _DUMMY_HASH, password) and bool(password_hash)
 
 
 def needs_rehash(password_hash: str) -> bool:

@@ -100,9 +100,7 @@ class UserPage:
 class AccountService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
     repository_type = UserRepository
 
-    def __init__(
-        self, session: AsyncSession, security: SecuritySettings, mailer: Mailer | None = None
-    ) -> None:
+    def __init__(self, session: AsyncSession, security: SecuritySettings, mailer: Mailer | None = None) -> None:
         super().__init__(session=session)
         self.db = session
         self.security = security
@@ -254,9 +252,7 @@ class AccountService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
         if problem := validate_new_password(new):
             raise InvalidInput("Please correct the highlighted fields.", fields={"new_password": problem})
         await self._set_password(user, new)
-        audit.record(
-            self.db, actor_id=user.id, action="user.password_changed", entity_type="user", entity_id=user.id
-        )
+        audit.record(self.db, actor_id=user.id, action="user.password_changed", entity_type="user", entity_id=user.id)
         await commit(self.db)
         return user
 
@@ -329,9 +325,7 @@ class AccountService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             raise ResetTokenInvalid()
         user = await self.get(row.user_id)
         await self._set_password(user, new_password)
-        audit.record(
-            self.db, actor_id=user.id, action="user.password_reset", entity_type="user", entity_id=user.id
-        )
+        audit.record(self.db, actor_id=user.id, action="user.password_reset", entity_type="user", entity_id=user.id)
         await commit(self.db)
         return user
 
@@ -341,9 +335,7 @@ class AccountService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
         statement = select(User)
         if query.strip():
             pattern = f"%{query.strip().lower()}%"
-            statement = statement.where(
-                or_(User.email.like(pattern), func.lower(User.full_name).like(pattern))
-            )
+            statement = statement.where(or_(User.email.like(pattern), func.lower(User.full_name).like(pattern)))
         total = await self.db.scalar(select(func.count()).select_from(statement.subquery())) or 0
         items = await self.db.scalars(statement.order_by(User.created_at.desc()).limit(limit).offset(offset))
         return UserPage(items=list(items), total=total)
@@ -394,9 +386,7 @@ class AccountService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             raise NotFound("No such user.")
         return user
 
-    async def ensure_admin(
-        self, *, email: str, password: str, full_name: str = "Administrator"
-    ) -> tuple[User, bool]:
+    async def ensure_admin(self, *, email: str, password: str, full_name: str = "Administrator") -> tuple[User, bool]:
         """Create an admin, or make an existing account admin with this password; returns (user, created)."""
         if problem := validate_email(email):
             raise InvalidInput(problem, fields={"email": problem})

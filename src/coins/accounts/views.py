@@ -71,9 +71,7 @@ class AccountPages(Controller):
         values = await form_data(request)
         next_url = safe_next(values.get("next"))
         try:
-            user = await accounts.authenticate(
-                email=values.get("email", ""), password=values.get("password", "")
-            )
+            user = await accounts.authenticate(email=values.get("email", ""), password=values.get("password", ""))
         except AppError as error:
             return render_form(
                 "accounts/login.html",
@@ -94,9 +92,7 @@ class AccountPages(Controller):
         return redirect("/login")
 
     @get("/account", name="account", guards=[login_required])
-    async def account(
-        self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]
-    ) -> Template:
+    async def account(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]) -> Template:
         user = await accounts.get(require_user(request).id)
         return render_form(
             "accounts/account.html", values={"full_name": user.full_name, "email": user.email}, user=user
@@ -109,9 +105,7 @@ class AccountPages(Controller):
         values = await form_data(request)
         user_id = require_user(request).id
         try:
-            await accounts.update_profile(
-                user_id, full_name=values.get("full_name", ""), email=values.get("email", "")
-            )
+            await accounts.update_profile(user_id, full_name=values.get("full_name", ""), email=values.get("email", ""))
         except AppError as error:
             return render_form(
                 "accounts/account.html",
@@ -160,9 +154,7 @@ class AccountPages(Controller):
         values = await form_data(request)
 
         if problem := validate_email(values.get("email", "")):
-            return render_form(
-                "accounts/forgot.html", values=values, errors={"email": problem}, status_code=422
-            )
+            return render_form("accounts/forgot.html", values=values, errors={"email": problem}, status_code=422)
         await accounts.request_password_reset(values.get("email", ""))
         flash(
             request,
@@ -177,9 +169,7 @@ class AccountPages(Controller):
         try:
             await accounts.check_reset_token(token)
         except ResetTokenInvalid as error:
-            return render_form(
-                "accounts/reset.html", token=None, errors={"_form": error.message}, status_code=400
-            )
+            return render_form("accounts/reset.html", token=None, errors={"_form": error.message}, status_code=400)
         return render_form("accounts/reset.html", token=token)
 
     @post("/password/reset/{token:str}", name="password.reset.submit")
@@ -190,9 +180,7 @@ class AccountPages(Controller):
         try:
             await accounts.reset_password(token, values.get("password", ""))
         except ResetTokenInvalid as error:
-            return render_form(
-                "accounts/reset.html", token=None, errors={"_form": error.message}, status_code=400
-            )
+            return render_form("accounts/reset.html", token=None, errors={"_form": error.message}, status_code=400)
         except AppError as error:
             return render_form("accounts/reset.html", token=token, errors=form_errors(error), status_code=422)
         flash(request, "Your new password is set. Log in with it now.", "success")

@@ -43,9 +43,7 @@ class AdminApiController(Controller):
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> UserList:
         page = await accounts.search(query=q, limit=limit, offset=offset)
-        return UserList(
-            items=[user_read(u) for u in page.items], total=page.total, limit=limit, offset=offset
-        )
+        return UserList(items=[user_read(u) for u in page.items], total=page.total, limit=limit, offset=offset)
 
     @post("/users/{user_id:uuid}/roles", status_code=200, summary="Grant or revoke a system role")
     async def change_role(

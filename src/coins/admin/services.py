@@ -23,9 +23,7 @@ async def list_outbox(session: AsyncSession, *, to: str = "", limit: int = 50, o
     if to.strip():
         statement = statement.where(EmailMessage.to_address.like(f"%{to.strip().lower()}%"))
     total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    rows = await session.scalars(
-        statement.order_by(EmailMessage.created_at.desc()).limit(limit).offset(offset)
-    )
+    rows = await session.scalars(statement.order_by(EmailMessage.created_at.desc()).limit(limit).offset(offset))
     return OutboxPage(items=list(rows), total=total)
 
 

@@ -67,11 +67,7 @@ class AdminPages(Controller):
             "pages": max(1, -(-result.total // PAGE_SIZE)),
         }
         # The search box asks for just the table; Back and reload get the whole page.
-        template = (
-            "admin/_user_table.html"
-            if request.headers.get("hx-target") == "user-table"
-            else "admin/users.html"
-        )
+        template = "admin/_user_table.html" if request.headers.get("hx-target") == "user-table" else "admin/users.html"
         return Template(template, context=context, headers={"Vary": "HX-Request, HX-Target"})
 
     @get("/users/{user_id:uuid}", name="admin.user")
@@ -132,13 +128,9 @@ class AdminPages(Controller):
         )
 
     @get("/outbox/{message_id:uuid}", name="admin.outbox.message")
-    async def outbox_message(
-        self, message_id: FromPath[UUID], db_session: NamedDependency[AsyncSession]
-    ) -> Template:
+    async def outbox_message(self, message_id: FromPath[UUID], db_session: NamedDependency[AsyncSession]) -> Template:
         message = await get_email(db_session, message_id)
-        return Template(
-            "admin/email.html", context={"message": message, "links": _URL.findall(message.body_text)}
-        )
+        return Template("admin/email.html", context={"message": message, "links": _URL.findall(message.body_text)})
 
     @get("/audit", name="admin.audit")
     async def audit(self, request: Request[Any, Any, Any]) -> Template:

@@ -155,9 +155,7 @@ async def uploaded_file(request: Request[Any, Any, Any], field: str = "file") ->
     form = await request.form()
     upload = form.get(field)
     if not isinstance(upload, UploadFile):
-        raise InvalidInput(
-            "Send the image as multipart/form-data in a field named 'file'.", fields={field: "Missing."}
-        )
+        raise InvalidInput("Send the image as multipart/form-data in a field named 'file'.", fields={field: "Missing."})
     return await upload.read()
 
 
@@ -175,9 +173,7 @@ class CampaignApiController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> CampaignList:
-        page = await campaigns.list_visible(
-            current_user(request), status=status, mine=mine, limit=limit, offset=offset
-        )
+        page = await campaigns.list_visible(current_user(request), status=status, mine=mine, limit=limit, offset=offset)
         return CampaignList(
             items=[campaign_read(c, role) for c, role in page.items],
             total=page.total,
@@ -192,9 +188,7 @@ class CampaignApiController(Controller):
         data: JSONBody[CampaignCreate],
         campaigns: NamedDependency[CampaignService],
     ) -> CampaignRead:
-        campaign = await campaigns.create(
-            require_user(request), fields_from_create(data), data.manager_emails
-        )
+        campaign = await campaigns.create(require_user(request), fields_from_create(data), data.manager_emails)
         access = await campaigns.visible(campaign.slug, require_user(request))
         return campaign_read(campaign, access.role)
 
@@ -318,9 +312,7 @@ class CampaignApiController(Controller):
         page = await campaigns.members(access, limit=limit, offset=offset)
         return MemberList(
             items=[
-                MemberRead(
-                    user_id=r.id, email=r.email, full_name=r.full_name, role=r.role, joined_at=r.joined_at
-                )
+                MemberRead(user_id=r.id, email=r.email, full_name=r.full_name, role=r.role, joined_at=r.joined_at)
                 for r in page.items
             ],
             total=page.total,
@@ -360,9 +352,7 @@ class CampaignApiController(Controller):
         access = await campaigns.access(slug, require_user(request))
         return invite_result(await campaigns.assign_managers(access, data.emails))
 
-    @get(
-        "/{slug:str}/invitations", guards=[login_required], summary="Invitations and their status (managers)"
-    )
+    @get("/{slug:str}/invitations", guards=[login_required], summary="Invitations and their status (managers)")
     async def invitations(
         self,
         request: Request[Any, Any, Any],
@@ -391,9 +381,7 @@ class CampaignApiController(Controller):
         settings: NamedDependency[Settings],
     ) -> CampaignRead:
         access = await campaigns.access(slug, require_user(request))
-        campaign = await campaigns.set_image(
-            access, "banner", await uploaded_file(request), settings.media_path
-        )
+        campaign = await campaigns.set_image(access, "banner", await uploaded_file(request), settings.media_path)
         return campaign_read(campaign, access.role)
 
     @post(
@@ -410,9 +398,7 @@ class CampaignApiController(Controller):
         settings: NamedDependency[Settings],
     ) -> CampaignRead:
         access = await campaigns.access(slug, require_user(request))
-        campaign = await campaigns.set_image(
-            access, "icon", await uploaded_file(request), settings.media_path
-        )
+        campaign = await campaigns.set_image(access, "icon", await uploaded_file(request), settings.media_path)
         return campaign_read(campaign, access.role)
 
     @get("/{slug:str}/tags", summary="The campaign's tags (retired ones too, marked)")
@@ -455,9 +441,7 @@ class CampaignApiController(Controller):
         )
         return tag_read(tag)
 
-    @patch(
-        "/{slug:str}/tags/{tag_id:uuid}", guards=[login_required], summary="Edit or retire a tag (managers)"
-    )
+    @patch("/{slug:str}/tags/{tag_id:uuid}", guards=[login_required], summary="Edit or retire a tag (managers)")
     async def update_tag(
         self,
         request: Request[Any, Any, Any],

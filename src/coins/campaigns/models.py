@@ -54,9 +54,7 @@ class Campaign(UUIDv7AuditBase):
     starts_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
     campaign_type: Mapped[str] = mapped_column(String(16), default="open")
-    status: Mapped[str] = mapped_column(
-        String(16), default="draft", server_default=text("'draft'"), index=True
-    )
+    status: Mapped[str] = mapped_column(String(16), default="draft", server_default=text("'draft'"), index=True)
     # The coin policy (SPEC.md defaults).
     initial_allocation: Mapped[int] = mapped_column(Integer, default=100)
     idea_submission_reward: Mapped[int] = mapped_column(Integer, default=0)
@@ -67,9 +65,7 @@ class Campaign(UUIDv7AuditBase):
     pricing: Mapped[str] = mapped_column(String(16), default="linear")
     # Entered by an admin for the executive dashboard (cost per engaged member).
     cost_cents: Mapped[int | None] = mapped_column(Integer, default=None)
-    created_by_id: Mapped[UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), default=None
-    )
+    created_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
     activated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     completed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     archived_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
@@ -113,16 +109,12 @@ class Invitation(UUIDv7Base):
     role: Mapped[str] = mapped_column(String(16), default="member")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    invited_by_id: Mapped[UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), default=None
-    )
+    invited_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
     sent_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     send_count: Mapped[int] = mapped_column(Integer, default=1)
     accepted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
-    accepted_by_id: Mapped[UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), default=None
-    )
+    accepted_by_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), server_default=func.now())
 
 

@@ -8,9 +8,7 @@ import msgspec
 
 Slug = Annotated[
     str,
-    msgspec.Meta(
-        min_length=3, max_length=64, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", examples=["green-office-2026"]
-    ),
+    msgspec.Meta(min_length=3, max_length=64, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", examples=["green-office-2026"]),
 ]
 CampaignType = Literal["open", "mediated", "closed"]
 Pricing = Literal["linear", "quadratic"]

@@ -40,6 +40,11 @@ from coins.lib.errors import AppError, Conflict, InvalidInput, NotFound, Permiss
 from coins.lib.markdown import render_markdown
 from coins.lib.media import BANNER, ICON, remove_image, store_image
 from coins.notifications.mail import Mailer
+from coins.notifications.triggers import (
+    notify_campaign_event,
+    notify_invitation,
+    notify_manager_assigned,
+)
 
 logger = logging.getLogger("coins.campaigns")
 T = TypeVar("T")
@@ -85,9 +90,7 @@ class InvalidTransition(AppError):
 class SettingsFrozen(AppError):
     error_code = "CAMPAIGN_004"
     status_code = 409
-    default_message = (
-        "Type, dates and coin policy are frozen once a campaign is active; ask an administrator."
-    )
+    default_message = "Type, dates and coin policy are frozen once a campaign is active; ask an administrator."
 
 
 class InvitationInvalid(AppError):
@@ -266,10 +269,8 @@ class CampaignService:
         query = query.where(condition)
         if mine and membership is not None:
             query = query.where(membership.c.role.is_not(None))
-        if status:
-            query = query.where(Campaign.status == status)
-        else:
-            query = query.where(Campaign.status != "archived")
+        # Archived campaigns show only when asked for by status.
+        query = query.where(Campaign.status == status if status else Campaign.status != "archived")
         total = await self.db.scalar(select(func.count()).select_from(query.subquery())) or 0
         order = [
             func.array_position(["active", "draft", "completed", "archived"], Campaign.status),
@@ -444,6 +445,14 @@ class CampaignService:
                 actor_id=viewer.id,
             )
             logger.info("campaign activated", extra={"campaign": campaign.slug, "granted": granted})
+        if target in {"active", "completed"}:
+            await notify_campaign_event(
+                self.db,
+                "campaign_activated" if target == "active" else "campaign_completed",
+                campaign,
+                actor_id=viewer.id,
+                mailer=self.mailer,
+            )
         audit.record(
             self.db,
             actor_id=viewer.id,
@@ -475,6 +484,8 @@ class CampaignService:
                 before={"status": "active"},
                 after={"status": "completed", "by": "end date"},
             )
+            campaign = await self.db.get_one(Campaign, row.id)
+            await notify_campaign_event(self.db, "campaign_completed", campaign, mailer=self.mailer)
         await commit(self.db)
         return [row.slug for row in rows]
 
@@ -499,24 +510,8 @@ class CampaignService:
         sent = 0
         for campaign_id in campaign_ids:
             campaign = await self.db.get_one(Campaign, campaign_id)
-            members = await self.db.execute(
-                select(User.id, User.email, User.full_name)
-                .join(CampaignMember, CampaignMember.user_id == User.id)
-                .where(
-                    CampaignMember.campaign_id == campaign_id,
-                    CampaignMember.left_at.is_(None),
-                    User.is_active.is_(True),
-                )
-            )
-            for member in members:
-                self.mailer.send(
-                    self.db,
-                    to=member.email,
-                    user_id=member.id,
-                    template="campaign_ending",
-                    context={"name": member.full_name, "campaign": campaign},
-                )
-                sent += 1
+            notified = await notify_campaign_event(self.db, "campaign_ending", campaign, mailer=self.mailer)
+            sent += notified.recipients
         await commit(self.db)
         return sent
 
@@ -535,14 +530,10 @@ class CampaignService:
         await commit(self.db)
         return replace(access, role="member")
 
-    async def _add_member(
-        self, campaign: Campaign, user_id: UUID, role: str, *, actor_id: UUID | None
-    ) -> None:
+    async def _add_member(self, campaign: Campaign, user_id: UUID, role: str, *, actor_id: UUID | None) -> None:
         """Add (or re-activate) a membership; while the campaign runs, the newcomer gets their coins."""
         existing = await self.db.scalar(
-            select(CampaignMember).where(
-                CampaignMember.campaign_id == campaign.id, CampaignMember.user_id == user_id
-            )
+            select(CampaignMember).where(CampaignMember.campaign_id == campaign.id, CampaignMember.user_id == user_id)
         )
         if existing is None:
             self.db.add(CampaignMember(campaign_id=campaign.id, user_id=user_id, role=role))
@@ -617,9 +608,7 @@ class CampaignService:
         await commit(self.db)
         return outcome
 
-    async def _assign_managers(
-        self, actor: CurrentUser, campaign: Campaign, emails: list[str]
-    ) -> InviteOutcome:
+    async def _assign_managers(self, actor: CurrentUser, campaign: Campaign, emails: list[str]) -> InviteOutcome:
         """Existing accounts become managers at once; other addresses get a manager invitation."""
         made, invited = [], []
         for email in dict.fromkeys(normalise_email(e) for e in emails):
@@ -627,13 +616,13 @@ class CampaignService:
             if user_id is not None:
                 await self._add_member(campaign, user_id, "manager", actor_id=actor.id)
                 made.append(email)
-                user = await self.db.get_one(User, user_id)
-                self.mailer.send(
+                await notify_manager_assigned(
                     self.db,
-                    to=email,
+                    self.mailer,
                     user_id=user_id,
-                    template="campaign_manager",
-                    context={"name": user.full_name, "campaign": campaign, "actor": actor.full_name},
+                    campaign=campaign,
+                    actor_id=actor.id,
+                    actor=actor.full_name,
                 )
             else:
                 await self._invite_one(actor, campaign, email, "manager")
@@ -649,9 +638,7 @@ class CampaignService:
         if role == "manager" and not access.is_admin:
             raise PermissionDenied("Only administrators assign managers.")
         if not emails:
-            raise InvalidInput(
-                "Add at least one email address.", fields={"emails": "Add at least one address."}
-            )
+            raise InvalidInput("Add at least one email address.", fields={"emails": "Add at least one address."})
         if len(emails) > MAX_INVITES_AT_ONCE:
             raise InvalidInput(
                 f"At most {MAX_INVITES_AT_ONCE} addresses at once.",
@@ -685,7 +672,7 @@ class CampaignService:
                 )
             )
             if pending is not None:
-                self._send_invitation(pending, campaign, access.viewer, self._refresh_token(pending))
+                await self._send_invitation(pending, campaign, access.viewer, self._refresh_token(pending))
                 resent.append(email)
             else:
                 await self._invite_one(access.viewer, campaign, email, role)
@@ -715,7 +702,7 @@ class CampaignService:
         )
         self.db.add(invitation)
         await self.db.flush()
-        self._send_invitation(invitation, campaign, actor, token)
+        await self._send_invitation(invitation, campaign, actor, token)
         return invitation
 
     def _refresh_token(self, invitation: Invitation) -> str:
@@ -727,9 +714,15 @@ class CampaignService:
         invitation.send_count += 1
         return token
 
-    def _send_invitation(
+    async def _send_invitation(
         self, invitation: Invitation, campaign: Campaign, actor: CurrentUser, token: str
     ) -> None:
+        accept_url = f"{self.mailer.settings.public_url}/invitations/{token}"
+        if await notify_invitation(
+            self.db, self.mailer, email=invitation.email, campaign=campaign, inviter=actor.full_name,
+            role=invitation.role, accept_url=accept_url, expires_at=invitation.expires_at,
+        ):  # fmt: skip
+            return  # an account has this address: in-app, and by email as its owner prefers
         self.mailer.send(
             self.db,
             to=invitation.email,
@@ -738,14 +731,12 @@ class CampaignService:
                 "campaign": campaign,
                 "inviter": actor.full_name,
                 "role": invitation.role,
-                "accept_url": f"{self.mailer.settings.public_url}/invitations/{token}",
+                "accept_url": accept_url,
                 "expires_at": invitation.expires_at,
             },
         )
 
-    async def invitations(
-        self, access: CampaignAccess, *, limit: int = 50, offset: int = 0
-    ) -> Page[Invitation]:
+    async def invitations(self, access: CampaignAccess, *, limit: int = 50, offset: int = 0) -> Page[Invitation]:
         access.require_manage()
         await self._expire_old(access.campaign.id)
         base = select(Invitation).where(Invitation.campaign_id == access.campaign.id)
@@ -764,9 +755,7 @@ class CampaignService:
         await self.db.execute(statement)
         await commit(self.db)
 
-    async def _managed_invitation(
-        self, invitation_id: UUID, viewer: CurrentUser
-    ) -> tuple[Invitation, Campaign]:
+    async def _managed_invitation(self, invitation_id: UUID, viewer: CurrentUser) -> tuple[Invitation, Campaign]:
         invitation = await self.db.get(Invitation, invitation_id)
         if invitation is None:
             raise NotFound("No such invitation.")
@@ -780,7 +769,7 @@ class CampaignService:
         if invitation.status not in {"pending", "expired"}:
             raise InvalidTransition(f"An {invitation.status} invitation cannot be sent again.")
         invitation.status = "pending"
-        self._send_invitation(invitation, campaign, viewer, self._refresh_token(invitation))
+        await self._send_invitation(invitation, campaign, viewer, self._refresh_token(invitation))
         audit.record(
             self.db,
             actor_id=viewer.id,
@@ -799,9 +788,7 @@ class CampaignService:
     async def revoke(self, invitation_id: UUID, viewer: CurrentUser) -> Invitation:
         invitation, _ = await self._managed_invitation(invitation_id, viewer)
         if invitation.status != "pending":
-            raise InvalidTransition(
-                f"Only a pending invitation can be revoked; this one is {invitation.status}."
-            )
+            raise InvalidTransition(f"Only a pending invitation can be revoked; this one is {invitation.status}.")
         invitation.status = "revoked"
         audit.record(
             self.db,
@@ -860,9 +847,7 @@ class CampaignService:
         query = select(Tag).where(Tag.campaign_id == access.campaign.id)
         if not include_retired:
             query = query.where(Tag.is_active.is_(True))
-        return list(
-            await self.db.scalars(query.order_by(Tag.is_active.desc(), Tag.kind, func.lower(Tag.name)))
-        )
+        return list(await self.db.scalars(query.order_by(Tag.is_active.desc(), Tag.kind, func.lower(Tag.name))))
 
     async def save_tag(
         self,
@@ -898,9 +883,7 @@ class CampaignService:
         if description is not None and len(description) > 500:
             problems["description"] = "Keep the description under 500 characters."
         final_parent = (
-            None
-            if clear_parent
-            else (parent_id if parent_id is not None else (tag.parent_id if tag else None))
+            None if clear_parent else (parent_id if parent_id is not None else (tag.parent_id if tag else None))
         )
         if final_parent is not None:
             problems.update(await self._parent_problems(campaign.id, tag, final_parent))

@@ -106,9 +106,7 @@ def form_values(campaign: Any) -> dict[str, str]:
 CHOICES: dict[str, Any] = {"campaign_types": CAMPAIGN_TYPES, "pricings": PRICING, "tag_kinds": TAG_KINDS}
 
 
-async def campaign_context(
-    access: CampaignAccess, campaigns: CampaignService, db: AsyncSession
-) -> dict[str, Any]:
+async def campaign_context(access: CampaignAccess, campaigns: CampaignService, db: AsyncSession) -> dict[str, Any]:
     """What every campaign page shows around its content: header, my role and balance, tabs."""
     viewer = access.viewer
     balance = None
@@ -166,9 +164,9 @@ class CampaignPages(Controller):
         defaults = {
             "campaign_type": "open",
             "starts_at": now.strftime(DATETIME_FORMAT),
-            "ends_at": now.replace(
-                year=now.year + (1 if now.month == 12 else 0), month=(now.month % 12) + 1
-            ).strftime(DATETIME_FORMAT),
+            "ends_at": now.replace(year=now.year + (1 if now.month == 12 else 0), month=(now.month % 12) + 1).strftime(
+                DATETIME_FORMAT
+            ),
             "initial_allocation": "100",
             "idea_submission_reward": "0",
             "min_allocation_amount": "1",
@@ -369,9 +367,7 @@ class CampaignPages(Controller):
             pages=max(1, -(-members.total // PAGE_SIZE)),
             invitations=invitations.items if invitations else [],
         )
-        return render_form(
-            "campaigns/members.html", values=values, errors=errors, status_code=status_code, **context
-        )
+        return render_form("campaigns/members.html", values=values, errors=errors, status_code=status_code, **context)
 
     @post("/{slug:str}/invitations", name="campaign.invite", guards=[login_required])
     async def invite(

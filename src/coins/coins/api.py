@@ -28,8 +28,10 @@ from coins.coins.schemas import (
     ReleaseRequest,
 )
 from coins.coins.services import CoinError, MemberCoins, MemberResult, allocations_of, balance_of, history_of
+from coins.lib import live
 from coins.lib.errors import AuthenticationFailed, InvalidInput, PermissionDenied
 from coins.lib.metrics import COIN_ALLOCATION_FAILURES, COIN_ALLOCATIONS
+from coins.notifications.triggers import notify_coins_received
 
 MAX_KEY_LENGTH = 200
 
@@ -81,9 +83,7 @@ class CoinApiController(Controller):
             elif operation == "release":
                 result = await coins.release(campaign, user_id=viewer.id, key=key, stamp=stamp, **arguments)
             else:
-                result = await coins.reallocate(
-                    campaign, user_id=viewer.id, key=key, stamp=stamp, **arguments
-                )
+                result = await coins.reallocate(campaign, user_id=viewer.id, key=key, stamp=stamp, **arguments)
         except CoinError as error:
             COIN_ALLOCATION_FAILURES.labels(operation, error.error_code).inc()
             if error.error_code == "AUTH_001":
@@ -96,6 +96,14 @@ class CoinApiController(Controller):
             raise
         if not result.replayed:
             COIN_ALLOCATIONS.labels(operation).inc()
+            live.campaign_changed(request.app.state.valkey, campaign.id)  # boards re-rank (coalesced, no I/O)
+            if operation != "release":
+                # The idea's author hears of it once per burst: one Valkey round trip here, the rest in a job.
+                await notify_coins_received(
+                    request.app.state.valkey,
+                    request.app.state.queue,
+                    idea_id=arguments["idea_id"] if operation == "allocate" else arguments["to_idea_id"],
+                )
         return balance_response(result)
 
     @post(

@@ -140,8 +140,7 @@ async def run_audit(engine: AsyncEngine, *, limit: int = 1000) -> AuditReport:
             report.problems.append(_balance_problem(row))
         for row in (await conn.execute(_ALLOCATIONS)).all()[:limit]:
             report.problems.append(
-                f"idea {row.idea_id} member {row.user_id}: allocation holds {row.coins}, "
-                f"ledger says {row.want_coins}"
+                f"idea {row.idea_id} member {row.user_id}: allocation holds {row.coins}, ledger says {row.want_coins}"
             )
         for row in (await conn.execute(_IDEAS)).all()[:limit]:
             report.problems.append(

@@ -125,9 +125,7 @@ async def _no_reset(connection: asyncpg.Connection) -> None:
 
 
 async def _codecs(connection: asyncpg.Connection) -> None:
-    await connection.set_type_codec(
-        "jsonb", encoder=_encode, decoder=msgspec.json.decode, schema="pg_catalog"
-    )
+    await connection.set_type_codec("jsonb", encoder=_encode, decoder=msgspec.json.decode, schema="pg_catalog")
 
 
 def _encode(value: Any) -> str:

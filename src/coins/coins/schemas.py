@@ -15,9 +15,7 @@ class BalanceRead(msgspec.Struct, kw_only=True):
 
 class AllocateRequest(msgspec.Struct, kw_only=True):
     idea_id: int
-    amount: Annotated[
-        int, msgspec.Meta(ge=1, le=1_000_000, description="Coins (linear) or votes (quadratic)")
-    ]
+    amount: Annotated[int, msgspec.Meta(ge=1, le=1_000_000, description="Coins (linear) or votes (quadratic)")]
 
 
 class ReleaseRequest(msgspec.Struct, kw_only=True):

@@ -57,6 +57,23 @@ _SETTLE = (
     "WHERE a.idea_id = :idea AND a.user_id = b.user_id AND b.campaign_id = :campaign AND a.coins > 0"
 )
 _RECYCLE = text(_SETTLE.format(target="available"))
+_SETTLE_LEDGER = text(
+    "WITH entries AS ("
+    " INSERT INTO coin_ledger (campaign_id, user_id, actor_id, kind, amount, votes, idea_id, reason, created_at)"
+    " SELECT :campaign, user_id, :actor, :kind, coins, votes, idea_id, :reason, now()"
+    " FROM coin_allocations WHERE idea_id = :idea AND coins > 0 RETURNING amount"
+    ") SELECT sum(amount) FROM entries"
+)
+_MERGE_LEDGER = text(
+    "INSERT INTO coin_ledger (campaign_id, user_id, actor_id, kind, amount, votes, idea_id, from_idea_id, reason,"
+    " created_at) VALUES (:campaign, :user, :actor, 'move', :moved, :votes, :idea, :source, 'merge', now())"
+)
+_LOCK_ALLOCATIONS = text("SELECT 1 FROM coin_allocations WHERE idea_id = :idea ORDER BY user_id FOR UPDATE")
+_LOCK_BALANCES = text(
+    "SELECT 1 FROM coin_balances WHERE campaign_id = :campaign"
+    " AND user_id IN (SELECT user_id FROM coin_allocations WHERE idea_id = :idea AND coins > 0)"
+    " ORDER BY user_id FOR UPDATE"
+)
 _EXPEND = text(_SETTLE.format(target="expended"))
 _MERGE_INTO_TARGET = text(
     "INSERT INTO coin_allocations (campaign_id, idea_id, user_id, coins, votes, updated_at) "
@@ -202,9 +219,7 @@ class MemberCoins:
         key: str | None,
         stamp: int | None = None,
     ) -> MemberResult:
-        return await self._run(
-            campaign, user_id, key, stamp, "allocate", take=None, put=idea_id, amount=amount
-        )
+        return await self._run(campaign, user_id, key, stamp, "allocate", take=None, put=idea_id, amount=amount)
 
     async def release(
         self,
@@ -216,9 +231,7 @@ class MemberCoins:
         key: str | None,
         stamp: int | None = None,
     ) -> MemberResult:
-        return await self._run(
-            campaign, user_id, key, stamp, "release", take=idea_id, put=None, amount=amount
-        )
+        return await self._run(campaign, user_id, key, stamp, "release", take=idea_id, put=None, amount=amount)
 
     async def reallocate(
         self,
@@ -333,27 +346,11 @@ def _split_message(text_: str) -> tuple[str, str]:
 # An idea's fate -----------------------------------------------------------------------------------------
 
 
-async def _lock_supporters(session: AsyncSession, campaign_id: UUID, idea_id: int) -> list[Any]:
-    """Lock the idea's allocations and their owners' balances, balances in user order (no deadlocks)."""
-    allocations = list(
-        await session.execute(
-            select(CoinAllocation.user_id, CoinAllocation.coins, CoinAllocation.votes)
-            .where(CoinAllocation.idea_id == idea_id, CoinAllocation.coins > 0)
-            .order_by(CoinAllocation.user_id)
-            .with_for_update()
-        )
-    )
-    if allocations:
-        await session.execute(
-            select(CoinBalance.user_id)
-            .where(
-                CoinBalance.campaign_id == campaign_id,
-                CoinBalance.user_id.in_([a.user_id for a in allocations]),
-            )
-            .order_by(CoinBalance.user_id)
-            .with_for_update()
-        )
-    return allocations
+async def _lock_supporters(session: AsyncSession, campaign_id: UUID, idea_id: int) -> None:
+    """Lock the idea's allocations, then their owners' balances in user order (no deadlocks), in SQL only:
+    an idea backed by ten thousand members must not become ten thousand Python objects."""
+    await session.execute(_LOCK_ALLOCATIONS, {"idea": idea_id})
+    await session.execute(_LOCK_BALANCES, {"idea": idea_id, "campaign": campaign_id})
 
 
 async def close_idea(
@@ -372,26 +369,19 @@ async def close_idea(
     """
     kind = ledger.closing_kind(policy_of(campaign), outcome)
     await lock_campaign_shared(session, campaign.id)
-    allocations = await _lock_supporters(session, campaign.id, idea_id)
-    if not allocations:
-        return kind, 0
-    await session.execute(
-        _RECYCLE if kind == Kind.RECYCLE else _EXPEND, {"idea": idea_id, "campaign": campaign.id}
+    await _lock_supporters(session, campaign.id, idea_id)
+    parameters = {"idea": idea_id, "campaign": campaign.id}
+    await session.execute(_RECYCLE if kind == Kind.RECYCLE else _EXPEND, parameters)
+    # The ledger rows come straight from the allocations they settle, in one statement.
+    settled = await session.execute(
+        _SETTLE_LEDGER,
+        {**parameters, "actor": actor_id, "kind": kind.value, "reason": f"idea {outcome}"},
     )
-    session.add_all(
-        LedgerEntry(
-            campaign_id=campaign.id, user_id=a.user_id, actor_id=actor_id, kind=kind.value, amount=a.coins,
-            votes=a.votes, idea_id=idea_id, reason=f"idea {outcome}",
-        )
-        for a in allocations
-    )  # fmt: skip
+    total = int(settled.scalar_one() or 0)
     if kind != Kind.EXPEND:
         await session.execute(text("DELETE FROM coin_allocations WHERE idea_id = :idea"), {"idea": idea_id})
-        await session.execute(
-            text("UPDATE ideas SET coins = 0, supporters = 0 WHERE id = :idea"), {"idea": idea_id}
-        )
-    await session.flush()
-    return kind, int(sum(a.coins for a in allocations))
+        await session.execute(text("UPDATE ideas SET coins = 0, supporters = 0 WHERE id = :idea"), {"idea": idea_id})
+    return kind, total
 
 
 async def move_on_merge(
@@ -399,43 +389,41 @@ async def move_on_merge(
 ) -> int:
     """Move every allocation of a merged idea onto its target; balances do not change. Returns coins moved.
 
-    The caller has locked both ideas (ascending id) in this transaction.
+    The caller has locked both ideas (ascending id) in this transaction.  The merged allocation of each member
+    is a rule (`ledger.merged_allocation`: under quadratic pricing the votes follow from the combined coins),
+    so it is computed here and written back in two batched statements.
     """
     policy = policy_of(campaign)
     await lock_campaign_shared(session, campaign.id)
-    allocations = await _lock_supporters(session, campaign.id, source_id)
-    if not allocations:
+    sources = list(
+        await session.execute(
+            select(CoinAllocation.user_id, CoinAllocation.coins)
+            .where(CoinAllocation.idea_id == source_id, CoinAllocation.coins > 0)
+            .order_by(CoinAllocation.user_id)
+            .with_for_update()
+        )
+    )
+    if not sources:
         return 0
     targets = {
         row.user_id: row.coins
         for row in await session.execute(
             select(CoinAllocation.user_id, CoinAllocation.coins)
             .where(CoinAllocation.idea_id == target_id)
+            .order_by(CoinAllocation.user_id)
             .with_for_update()
         )
     }
-    for allocation in allocations:
+    merged = []
+    for source in sources:
         coins, votes = ledger.merged_allocation(
-            policy, source_coins=allocation.coins, target_coins=targets.get(allocation.user_id, 0)
+            policy, source_coins=source.coins, target_coins=targets.get(source.user_id, 0)
         )
-        await session.execute(
-            _MERGE_INTO_TARGET,
-            {
-                "campaign": campaign.id,
-                "idea": target_id,
-                "user": allocation.user_id,
-                "coins": coins,
-                "votes": votes,
-            },
-        )
-        session.add(
-            LedgerEntry(
-                campaign_id=campaign.id, user_id=allocation.user_id, actor_id=actor_id,
-                kind=Kind.MOVE.value, amount=allocation.coins, votes=votes, idea_id=target_id,
-                from_idea_id=source_id, reason="merge",
-            )
-        )  # fmt: skip
-    moved = int(sum(a.coins for a in allocations))
+        merged.append({"user": source.user_id, "coins": coins, "votes": votes, "moved": source.coins})
+    common = {"campaign": campaign.id, "idea": target_id, "source": source_id, "actor": actor_id}
+    await session.execute(_MERGE_INTO_TARGET, [{**common, **row} for row in merged])
+    await session.execute(_MERGE_LEDGER, [{**common, **row} for row in merged])
+    moved = int(sum(row["moved"] for row in merged))
     await session.execute(text("DELETE FROM coin_allocations WHERE idea_id = :idea"), {"idea": source_id})
     await session.execute(
         text(
@@ -444,10 +432,7 @@ async def move_on_merge(
         ),
         {"moved": moved, "target": target_id},
     )
-    await session.execute(
-        text("UPDATE ideas SET coins = 0, supporters = 0 WHERE id = :idea"), {"idea": source_id}
-    )
-    await session.flush()
+    await session.execute(text("UPDATE ideas SET coins = 0, supporters = 0 WHERE id = :idea"), {"idea": source_id})
     return moved
 
 
@@ -458,9 +443,7 @@ async def balance_of(session: AsyncSession, *, campaign_id: UUID, user_id: UUID)
     """The member's balance; all zeros before their first grant (a draft campaign)."""
     balance = await session.get(CoinBalance, (campaign_id, user_id))
     if balance is None:
-        return CoinBalance(
-            campaign_id=campaign_id, user_id=user_id, granted=0, available=0, allocated=0, expended=0
-        )
+        return CoinBalance(campaign_id=campaign_id, user_id=user_id, granted=0, available=0, allocated=0, expended=0)
     return balance
 
 

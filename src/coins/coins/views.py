@@ -25,6 +25,7 @@ from coins.coins.gateway import CoinGateway
 from coins.coins.models import CoinAllocation
 from coins.coins.services import CoinError, MemberCoins, allocations_of, balance_of, history_of, policy_of
 from coins.ideas.models import Idea
+from coins.lib import live
 from coins.lib.errors import PermissionDenied
 from coins.lib.forms import form_data, safe_next
 from coins.lib.metrics import COIN_ALLOCATION_FAILURES, COIN_ALLOCATIONS
@@ -63,11 +64,8 @@ async def allocation_widget(db: AsyncSession, access: CampaignAccess, idea_id: i
         "access": access,
         "my_coins": mine,
         "my_votes": ledger.votes_for(mine, policy.pricing),
-        "next_vote_cost": ledger.cost_of_votes(ledger.votes_for(mine, policy.pricing) + 1, policy.pricing)
-        - mine,
-        "can_allocate": access.is_member
-        and access.campaign.status == "active"
-        and idea.status == "competing",
+        "next_vote_cost": ledger.cost_of_votes(ledger.votes_for(mine, policy.pricing) + 1, policy.pricing) - mine,
+        "can_allocate": access.is_member and access.campaign.status == "active" and idea.status == "competing",
     }
 
 
@@ -89,9 +87,7 @@ class CoinPages(Controller):
         if not access.is_member:
             raise PermissionDenied("Only members of this campaign have coins in it.")
         context = await campaign_context(access, campaigns, db_session)
-        context["allocations"] = await allocations_of(
-            db_session, campaign_id=access.campaign.id, user_id=viewer.id
-        )
+        context["allocations"] = await allocations_of(db_session, campaign_id=access.campaign.id, user_id=viewer.id)
         context["history"], context["history_total"] = await history_of(
             db_session, campaign_id=access.campaign.id, user_id=viewer.id, limit=50, offset=0
         )
@@ -125,9 +121,7 @@ class CoinPages(Controller):
             cost, problem = change.coins, None
         except ledger.RuleViolation as violation:
             cost, problem = None, violation.message
-        return Template(
-            "coins/_quote.html", context={**widget, "amount": amount, "cost": cost, "problem": problem}
-        )
+        return Template("coins/_quote.html", context={**widget, "amount": amount, "cost": cost, "problem": problem})
 
     @post("/{operation:str}", name="campaign.coins.operate")
     async def operate(
@@ -148,21 +142,13 @@ class CoinPages(Controller):
         coins = MemberCoins(gateway)
         message, category = "", "success"
         try:
-            if (
-                operation not in OPERATIONS
-                or idea_id is None
-                or (operation == "reallocate" and target_id is None)
-            ):
+            if operation not in OPERATIONS or idea_id is None or (operation == "reallocate" and target_id is None):
                 raise CoinError("VALIDATION_001", "Choose an idea and an amount.")
             if operation == "allocate":
-                await coins.allocate(
-                    access.campaign, user_id=viewer.id, idea_id=idea_id, amount=amount, key=None
-                )
+                await coins.allocate(access.campaign, user_id=viewer.id, idea_id=idea_id, amount=amount, key=None)
                 message = f"You put {amount} {'vote' if amount == 1 else 'votes'} on this idea."
             elif operation == "release":
-                await coins.release(
-                    access.campaign, user_id=viewer.id, idea_id=idea_id, amount=amount, key=None
-                )
+                await coins.release(access.campaign, user_id=viewer.id, idea_id=idea_id, amount=amount, key=None)
                 message = f"You took {amount} back."
             else:
                 assert target_id is not None
@@ -172,6 +158,7 @@ class CoinPages(Controller):
                 )  # fmt: skip
                 message = f"You moved {amount} to the other idea."
             COIN_ALLOCATIONS.labels(operation).inc()
+            live.campaign_changed(request.app.state.valkey, access.campaign.id)  # boards re-rank (coalesced)
         except CoinError as error:
             COIN_ALLOCATION_FAILURES.labels(operation, error.error_code).inc()
             message, category = error.message, "error"
@@ -189,6 +176,4 @@ class CoinPages(Controller):
             context = await allocation_widget(db_session, access, idea_id or 0)
             template = "coins/_allocate.html"
         context.update(balance=balance, message=message, category=category, oob_balance=True)
-        return Template(
-            template, context=context, headers=headers, status_code=200 if category != "error" else 422
-        )
+        return Template(template, context=context, headers=headers, status_code=200 if category != "error" else 422)

@@ -52,9 +52,7 @@ class Idea(DefaultBase):
         Index("ix_ideas_campaign_status", "campaign_id", "status"),
         Index("ix_ideas_campaign_coins", "campaign_id", text("coins DESC"), "id"),
         Index("ix_ideas_campaign_context", "campaign_id", "context_id"),
-        Index(
-            "ix_ideas_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}
-        ),
+        Index("ix_ideas_title_trgm", "title", postgresql_using="gin", postgresql_ops={"title": "gin_trgm_ops"}),
         Index("ix_ideas_search", "search_vector", postgresql_using="gin"),
     )
 
@@ -66,9 +64,7 @@ class Idea(DefaultBase):
     description_html: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="pending")
     rejection_reason: Mapped[str] = mapped_column(String(1000), default="", server_default=text("''"))
-    merged_into_id: Mapped[int | None] = mapped_column(
-        ForeignKey("ideas.id", ondelete="SET NULL"), default=None
-    )
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id", ondelete="SET NULL"), default=None)
     # Where the idea came from: a platform's permalink context, and which front door.
     context_id: Mapped[str | None] = mapped_column(String(200), default=None)
     source: Mapped[str] = mapped_column(String(16), default="web", server_default=text("'web'"))

@@ -19,12 +19,8 @@ from coins.lib.requestid import current_request_id
 class AuditEvent(UUIDv7Base):
     __tablename__ = "audit_events"
 
-    occurred_at: Mapped[datetime] = mapped_column(
-        DateTimeUTC(timezone=True), server_default=func.now(), index=True
-    )
-    actor_id: Mapped[UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), default=None, index=True
-    )
+    occurred_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), server_default=func.now(), index=True)
+    actor_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None, index=True)
     action: Mapped[str] = mapped_column(String(64), index=True)
     entity_type: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[str] = mapped_column(String(64))

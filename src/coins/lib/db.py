@@ -11,13 +11,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from advanced_alchemy.config import AlembicAsyncConfig, AsyncSessionConfig
 from advanced_alchemy.extensions.litestar import EngineConfig, SQLAlchemyAsyncConfig
+from advanced_alchemy.extensions.litestar._utils import delete_aa_scope_state
+from advanced_alchemy.extensions.litestar.plugins.init.config.asyncio import default_handler_maker
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.settings import Settings, asyncpg_url, project_root
+
+if TYPE_CHECKING:
+    from litestar.types import Message, Scope
 
 logger = logging.getLogger("coins.db")
 
@@ -61,8 +67,28 @@ async def rollback(session: AsyncSession) -> None:
     await session.rollback()
 
 
+def closing_handler(session_scope_key: str) -> Callable[[Message, Scope], Awaitable[None]]:
+    """advanced-alchemy's default before-send handler (close the request's session as the response
+    starts), except that a connection PostgreSQL just dropped (a restart, a failover) does not turn a
+    response that is ready into a 500: closing only rolls back, and the pool discards that connection."""
+    close = default_handler_maker(session_scope_key=session_scope_key)
+
+    async def handler(message: Message, scope: Scope) -> None:
+        try:
+            await close(message, scope)
+        except Exception as exc:
+            from coins.lib.errors import dependency_unavailable
+
+            if not dependency_unavailable(exc):
+                raise
+            logger.warning("closing the request's database session failed: %s", exc)
+            delete_aa_scope_state(scope, session_scope_key)
+
+    return handler
+
+
 def make_sqlalchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
-    return SQLAlchemyAsyncConfig(
+    config = SQLAlchemyAsyncConfig(
         connection_string=asyncpg_url(settings.database.url),
         engine_config=EngineConfig(
             pool_size=settings.database.pool_size,
@@ -73,7 +99,6 @@ def make_sqlalchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
             echo=settings.database.echo,
         ),
         session_config=AsyncSessionConfig(expire_on_commit=False, autoflush=False),
-        # The default handler only closes the session: whatever was not committed explicitly is rolled back.
         before_send_handler=None,
         alembic_config=AlembicAsyncConfig(
             script_location=str(project_root() / "migrations"),
@@ -82,6 +107,10 @@ def make_sqlalchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
         create_all=False,
         set_default_exception_handler=False,
     )
+    # Only closes the session: whatever was not committed explicitly is rolled back. Each config has its
+    # own scope key (advanced-alchemy makes them unique per process), so the handler is made for it.
+    config.before_send_handler = closing_handler(config.session_scope_key)
+    return config
 
 
 @asynccontextmanager

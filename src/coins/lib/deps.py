@@ -8,7 +8,9 @@ from litestar.di import NamedDependency, Provide
 
 from coins.accounts.services import AccountService
 from coins.campaigns.services import CampaignService
+from coins.ideas.services import IdeaService
 from coins.notifications.mail import Mailer
+from coins.search import make_backend
 from coins.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,10 +36,16 @@ def provide_campaigns(db_session: NamedDependency[AsyncSession], state: State) -
     return CampaignService(db_session, state.mailer)
 
 
+def provide_ideas(db_session: NamedDependency[AsyncSession], state: State) -> IdeaService:
+    search = make_backend(db_session, state.get("search_client"))
+    return IdeaService(db_session, state.mailer, state.queue, search)
+
+
 def dependencies() -> dict[str, Provide]:
     return {
         "settings": Provide(provide_settings, sync_to_thread=False),
         "mailer": Provide(provide_mailer, sync_to_thread=False),
         "accounts": Provide(provide_accounts, sync_to_thread=False),
         "campaigns": Provide(provide_campaigns, sync_to_thread=False),
+        "ideas": Provide(provide_ideas, sync_to_thread=False),
     }

@@ -226,9 +226,7 @@ class EmbeddedPostgres:
             if probe.returncode == 0:
                 return
             time.sleep(0.1)
-        raise EmbeddedServerError(
-            f"PostgreSQL did not become ready in {START_TIMEOUT:.0f} s; see {self.log_path}"
-        )
+        raise EmbeddedServerError(f"PostgreSQL did not become ready in {START_TIMEOUT:.0f} s; see {self.log_path}")
 
     def _psql(self, sql: str, database: str = "postgres") -> str:
         env = {**os.environ, "PGPASSWORD": self.password}
@@ -263,9 +261,7 @@ class EmbeddedPostgres:
             self._psql(f'CREATE DATABASE "{name}"')
 
     def url_for(self, database: str) -> str:
-        return (
-            f"postgresql+asyncpg://postgres:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{database}"
-        )
+        return f"postgresql+asyncpg://postgres:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{database}"
 
     @property
     def url(self) -> str:

@@ -184,19 +184,51 @@ def _normalise(exc: Exception) -> AppError:  # noqa: PLR0911 - one branch per ki
         error.status_code = status
         return error
     if isinstance(exc, NotAuthorizedException):
-        return AuthenticationFailed(
-            exc.detail if exc.detail != "Unauthorized" else "Authentication required."
-        )
+        return AuthenticationFailed(exc.detail if exc.detail != "Unauthorized" else "Authentication required.")
     if isinstance(exc, PermissionDeniedException):
         return PermissionDenied()
     if isinstance(exc, NotFoundException):
         return NotFound()
     if isinstance(exc, HTTPException):
         code, message = _HTTP_CODES.get(exc.status_code, ("SYSTEM_001", "Something went wrong."))
-        return AppError(
-            message, error_code=code, status_code=exc.status_code, headers=dict(exc.headers or {})
-        )
+        return AppError(message, error_code=code, status_code=exc.status_code, headers=dict(exc.headers or {}))
+    if dependency_unavailable(exc):
+        # PostgreSQL or Valkey is restarting or unreachable: a 503 tells clients (and their retry logic)
+        # that trying again shortly is the right move, which a 500 does not.
+        return ServiceUnavailable(headers={"Retry-After": "1"})
     return AppError()
+
+
+def dependency_unavailable(exc: BaseException) -> bool:
+    """A lost or refused connection to PostgreSQL or Valkey, or PostgreSQL shutting down, starting up or out
+    of connections: transient, not a bug and not a constraint violation. Follows the exception's causes
+    (SQLAlchemy wraps asyncpg's errors; the coin path uses asyncpg directly)."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+    from valkey.exceptions import ConnectionError as ValkeyConnectionError
+    from valkey.exceptions import TimeoutError as ValkeyTimeout
+
+    transient = (ValkeyConnectionError, ValkeyTimeout, PoolTimeout, ConnectionError, TimeoutError)
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen or len(seen) > 20:
+            continue
+        seen.add(id(current))
+        if isinstance(current, transient):
+            return True
+        if isinstance(current, DBAPIError) and (
+            current.connection_invalidated or isinstance(current, OperationalError | InterfaceError)
+        ):
+            return True
+        # SQLSTATE classes 08 (connection exception), 53 (insufficient resources: too many connections)
+        # and 57 (operator intervention: shutting down, starting up), as asyncpg reports them.
+        if str(getattr(current, "sqlstate", "") or "")[:2] in {"08", "53", "57"}:
+            return True
+        orig = getattr(current, "orig", None)
+        pending.extend([current.__cause__, current.__context__, orig if isinstance(orig, BaseException) else None])
+    return False
 
 
 def _validation_message(exc: ValidationException) -> str:
@@ -251,9 +283,7 @@ def login_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
     return Response(content=b"", status_code=303, headers={"Location": location})
 
 
-def render_error_page(
-    request: Request[Any, Any, Any], error: AppError, headers: dict[str, str]
-) -> Response[Any]:
+def render_error_page(request: Request[Any, Any, Any], error: AppError, headers: dict[str, str]) -> Response[Any]:
     context = {
         "error": error,
         "request_id": current_request_id(),

@@ -1,12 +1,14 @@
 """Rate limits and maintenance mode, decided with one Valkey round trip per request.
 
-Counters live in Valkey, so the limit is shared by every replica: per user when signed in, per client
-address otherwise, and a stricter per-address limit on the log-in and sign-up forms and endpoints.
+Counters live in Valkey, so the limit is shared by every replica: per user when signed in, per platform for
+requests with a platform's API key, per client address otherwise, and a stricter per-address limit on the
+log-in and sign-up forms and endpoints.
 Fixed one-minute windows keep it to an INCR and an EXPIRE.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -14,6 +16,7 @@ from litestar.enums import ScopeType
 
 from coins.lib.errors import Maintenance, RateLimited
 from coins.lib.maintenance import MAINTENANCE_KEY, MaintenanceState
+from coins.platforms.identity import platform_of_scope
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,6 +36,8 @@ AUTH_ENDPOINTS = frozenset(
         "/api/auth/password-reset",
     }
 )
+# The short sign-up on the way through a permalink counts as a sign-up.
+PERMALINK_SIGNUP = re.compile(r"^/p/[^/]+/signup$")
 
 
 def client_address(scope: Scope, trusted_proxy_count: int) -> str:
@@ -60,10 +65,17 @@ class RequestGateMiddleware:
         state = scope["app"].state
         settings: Settings = state.settings
         user = scope.get("user")
-        is_auth_endpoint = scope["method"] == "POST" and scope["path"] in AUTH_ENDPOINTS
+        platform = platform_of_scope(scope)
+        is_auth_endpoint = scope["method"] == "POST" and (
+            scope["path"] in AUTH_ENDPOINTS or PERMALINK_SIGNUP.match(scope["path"]) is not None
+        )
         if is_auth_endpoint:
             limit = settings.security.auth_rate_limit_per_minute
             bucket = f"auth:{client_address(scope, settings.security.trusted_proxy_count)}"
+        elif platform is not None:
+            # A platform's key has its own, larger budget, shared by every replica like the others.
+            limit = settings.security.platform_rate_limit_per_minute
+            bucket = f"platform:{platform.id}"
         else:
             limit = settings.security.rate_limit_per_minute
             identity = (

@@ -10,7 +10,7 @@ from litestar import Controller, MediaType, Request, Response, get
 from litestar.di import NamedDependency
 from sqlalchemy import text
 
-from coins.lib.metrics import render_metrics
+from coins.lib.metrics import READY_CHECK, render_metrics
 from coins.settings import Settings
 
 CHECK_TIMEOUT = 2.0
@@ -26,9 +26,7 @@ async def _check_valkey(request: Request[Any, Any, Any]) -> None:
 
 
 async def _check_opensearch(settings: NamedDependency[Settings]) -> None:
-    auth = (
-        (settings.opensearch.username, settings.opensearch.password) if settings.opensearch.username else None
-    )
+    auth = (settings.opensearch.username, settings.opensearch.password) if settings.opensearch.username else None
     async with httpx.AsyncClient(timeout=CHECK_TIMEOUT, auth=auth, verify=True) as client:
         response = await client.get(settings.opensearch.url.rstrip("/") + "/_cluster/health")
         response.raise_for_status()
@@ -45,9 +43,7 @@ async def run_checks(request: Request[Any, Any, Any], settings: NamedDependency[
         *(asyncio.wait_for(check, CHECK_TIMEOUT) for check in checks.values()), return_exceptions=True
     )
     return {
-        name: "ok"
-        if not isinstance(result, BaseException)
-        else f"failing: {type(result).__name__}: {result}"[:300]
+        name: "ok" if not isinstance(result, BaseException) else f"failing: {type(result).__name__}: {result}"[:300]
         for name, result in zip(names, results, strict=True)
     }
 
@@ -65,6 +61,8 @@ class HealthController(Controller):
     ) -> Response[dict[str, Any]]:
         checks = await run_checks(request, settings)
         failing = sorted(name for name, result in checks.items() if result != "ok")
+        for name, result in checks.items():
+            READY_CHECK.labels(name).set(1 if result == "ok" else 0)
         body: dict[str, Any] = {"status": "ready" if not failing else "unavailable", "checks": checks}
         if failing:
             body["failing"] = failing

@@ -30,6 +30,16 @@ class TaskOptions:
 
 TASK_OPTIONS: dict[str, TaskOptions] = {
     "deliver_email": TaskOptions(timeout=60, retries=8, retry_delay=2.0, retry_backoff=600.0),
+    # Notifications: up to 100 emails over one SMTP connection; a fan-out of thousands in batches (it also
+    # touches a heartbeat per batch, so a killed worker's fan-out is retried); coins received, coalesced.
+    "deliver_email_batch": TaskOptions(timeout=600, retries=8, retry_delay=2.0, retry_backoff=600.0),
+    "fan_out_notifications": TaskOptions(timeout=3600, retries=10, retry_delay=2.0, retry_backoff=120.0),
+    "notice_coins_received": TaskOptions(timeout=60, retries=5, retry_delay=2.0, retry_backoff=60.0),
+    # Search indexing: quick, and a lost update is repaired by the next change or `coins search reindex`.
+    "index_idea": TaskOptions(timeout=30, retries=6, retry_delay=1.0, retry_backoff=120.0),
+    # Webhooks (coins.platforms.webhooks): 2 s doubling up to an hour, with SAQ's full jitter; 60 attempts
+    # span about a day, after which an endpoint that never answered is disabled.
+    "deliver_webhook": TaskOptions(timeout=30, retries=60, retry_delay=2.0, retry_backoff=3600.0),
 }
 
 

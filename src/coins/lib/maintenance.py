@@ -40,9 +40,7 @@ async def get_maintenance(valkey: Valkey) -> MaintenanceState:
     return MaintenanceState.parse(await valkey.get(MAINTENANCE_KEY))
 
 
-async def set_maintenance(
-    valkey: Valkey, *, enabled: bool, message: str = "", by: str = ""
-) -> MaintenanceState:
+async def set_maintenance(valkey: Valkey, *, enabled: bool, message: str = "", by: str = "") -> MaintenanceState:
     if not enabled:
         await valkey.delete(MAINTENANCE_KEY)
         return MaintenanceState(enabled=False)

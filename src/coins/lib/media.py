@@ -38,21 +38,15 @@ def check_image(data: bytes, rule: ImageRule) -> str:
         raise InvalidInput("The file is empty.", fields={rule.field: "Choose an image file."})
     if len(data) > rule.max_bytes:
         limit = (
-            f"{rule.max_bytes // 1024} KB"
-            if rule.max_bytes < 1024 * 1024
-            else f"{rule.max_bytes // (1024 * 1024)} MB"
+            f"{rule.max_bytes // 1024} KB" if rule.max_bytes < 1024 * 1024 else f"{rule.max_bytes // (1024 * 1024)} MB"
         )
-        raise InvalidInput(
-            "The file is too large.", fields={rule.field: f"The {rule.field} must be at most {limit}."}
-        )
+        raise InvalidInput("The file is too large.", fields={rule.field: f"The {rule.field} must be at most {limit}."})
     try:
         with Image.open(io.BytesIO(data)) as image:
             kind = image.format or ""
             width, height = image.size
             if width * height > MAX_PIXELS:
-                raise InvalidInput(
-                    "The image is too large.", fields={rule.field: "The image has too many pixels."}
-                )
+                raise InvalidInput("The image is too large.", fields={rule.field: "The image has too many pixels."})
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise InvalidInput(
@@ -66,9 +60,7 @@ def check_image(data: bytes, rule: ImageRule) -> str:
     if width > rule.max_width or height > rule.max_height:
         raise InvalidInput(
             "The image is too large.",
-            fields={
-                rule.field: f"The {rule.field} must be at most {rule.max_width}x{rule.max_height} pixels."
-            },
+            fields={rule.field: f"The {rule.field} must be at most {rule.max_width}x{rule.max_height} pixels."},
         )
     return FORMATS[kind]
 

@@ -14,6 +14,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -47,3 +48,21 @@ def render_metrics() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+# Background jobs (counted by the worker's hooks in lib/telemetry.py) and readiness (set by /ready, which
+# Kubernetes probes every few seconds): what the ReplicaNotReady and QueueBacklog alerts watch, with the
+# queue gauge `coins_queue_jobs{state}` the worker exports (coins/ops/worker_metrics.py).
+JOBS = Counter("coins_jobs_total", "Background jobs processed, by function and outcome.", ["function", "outcome"])
+JOB_DURATION = Histogram(
+    "coins_job_duration_seconds",
+    "Time a background job ran, by function.",
+    ["function"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0),
+)
+READY_CHECK = Gauge(
+    "coins_ready_check",
+    "1 when the dependency answered this replica's last readiness check, 0 when it failed.",
+    ["check"],
+    multiprocess_mode="mostrecent",
+)

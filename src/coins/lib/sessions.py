@@ -145,9 +145,7 @@ class SessionMiddleware:
                     if session.id is None:
                         session.id = secrets.token_urlsafe(32)
                     await store.save(session.id, session.data)
-                    headers.append(
-                        cookie_header(COOKIE_NAME, session.id, max_age=store.max_age, secure=self.secure)
-                    )
+                    headers.append(cookie_header(COOKIE_NAME, session.id, max_age=store.max_age, secure=self.secure))
                 else:
                     headers.append(cookie_header(COOKIE_NAME, "", max_age=0, secure=self.secure))
                 message["headers"] = headers

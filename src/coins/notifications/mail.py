@@ -4,20 +4,30 @@ The `email_messages` row is the source of truth.  With SMTP configured it starts
 enqueued after commit; the job claims the row, sends it and marks it `sent`.  A sweeper re-enqueues
 rows whose job was lost (Valkey restarted, enqueue failed).  Without SMTP the row stays in the `outbox`
 that admins read in the admin section.
+
+Delivery is at least once, and exactly once in every case but one: a worker that dies after the SMTP
+server accepted a message and before the row says `sent`.  Its claim (`sending`) is freed by the sweeper
+only when it is older than any delivery attempt can last, and the message is sent again; the receiving
+side can drop the copy by its Message-ID, which is derived from the row and so identical on every attempt.
+A job that is merely retried finds the row `sent` (or `sending`) and sends nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import email.generator
+import email.policy
+import io
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage as MimeMessage
-from email.utils import make_msgid
+from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import aiosmtplib
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, text, update
 from uuid_utils.compat import uuid7
 
 from coins.lib.jobs import enqueue, enqueue_after_commit
@@ -31,6 +41,15 @@ if TYPE_CHECKING:
     from coins.settings import Settings, SmtpSettings
 
 logger = logging.getLogger("coins.mail")
+
+# A claim older than this belongs to a worker that died: no attempt lasts this long (SMTP timeout 30 s,
+# job timeouts of minutes).
+STALE_CLAIM = timedelta(minutes=15)
+# After this many attempts the sweeper stops re-enqueueing a message (it stays visible in the outbox).
+MAX_ATTEMPTS = 20
+# Emails per delivery job when many are sent at once (one SMTP connection each), claimed this many at a time.
+DELIVERY_BATCH = 100
+CLAIM_CHUNK = 20
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,10 @@ class Mailer:
         html = self.templates.get_template(f"emails/{template}.html").render(full)
         return subject, text, html
 
+    @property
+    def initial_status(self) -> str:
+        return "pending" if self.settings.smtp.host else "outbox"
+
     def send(
         self,
         session: AsyncSession,
@@ -57,98 +80,238 @@ class Mailer:
         template: str,
         context: dict[str, Any],
         user_id: UUID | None = None,
+        headers: dict[str, str] | None = None,
+        enqueue_delivery: bool = True,
     ) -> EmailMessage:
+        """Record an email in the caller's transaction; its delivery job goes out after the commit.
+
+        `enqueue_delivery=False` leaves enqueueing to the caller (see `enqueue_deliveries`), which sends
+        many emails in a few jobs instead of one job each.
+        """
         subject, text, html = self.render(template, context)
         message = EmailMessage(
             id=uuid7(),
             to_address=to,
             user_id=user_id,
             kind=template,
-            subject=subject,
+            subject=subject[:300],
             body_text=text,
             body_html=html,
-            status="pending" if self.settings.smtp.host else "outbox",
+            headers=headers or {},
+            status=self.initial_status,
         )
         session.add(message)
-        if message.status == "pending":
+        if message.status == "pending" and enqueue_delivery:
             enqueue_after_commit(session, self.queue, "deliver_email", message_id=str(message.id))
         return message
 
+    def enqueue_deliveries_after_commit(self, session: AsyncSession, message_ids: list[UUID]) -> None:
+        """One delivery job per DELIVERY_BATCH messages, sent once the transaction has committed."""
+        if not self.settings.smtp.host or not message_ids:
+            return
+        for start in range(0, len(message_ids), DELIVERY_BATCH):
+            chunk = [str(m) for m in message_ids[start : start + DELIVERY_BATCH]]
+            enqueue_after_commit(session, self.queue, "deliver_email_batch", message_ids=chunk)
+
+    async def enqueue_deliveries(self, message_ids: list[UUID]) -> None:
+        """As above, for work that has committed already (the fan-out and digest jobs)."""
+        if not self.settings.smtp.host or not message_ids or self.queue is None:
+            return
+        for start in range(0, len(message_ids), DELIVERY_BATCH):
+            chunk = [str(m) for m in message_ids[start : start + DELIVERY_BATCH]]
+            await enqueue(self.queue, "deliver_email_batch", message_ids=chunk)
+
+
+def message_id_header(message: EmailMessage, sender: str) -> str:
+    """The same Message-ID on every attempt: a receiving server can drop a repeated delivery."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "coins.local"
+    return f"<{message.id}@{domain}>"
+
+
+# RFC 5322's line limit instead of the email package's 78: a long header without spaces (List-Unsubscribe's
+# URL) would otherwise be folded into RFC 2047 encoded words, which no mail client reads as a URL.  Messages
+# are flattened here with it (aiosmtplib's own flattening would use the 78-character SMTP policy).
+MIME_POLICY = email.policy.default.clone(max_line_length=998, cte_type="7bit")
+WIRE_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
 
 def build_mime(message: EmailMessage, sender: str) -> MimeMessage:
-    mime = MimeMessage()
+    mime = MimeMessage(policy=MIME_POLICY)
     mime["From"] = sender
     mime["To"] = message.to_address
     mime["Subject"] = message.subject
-    # Stable per row: a receiving server can drop a duplicate if a delivery is ever repeated.
-    mime["Message-ID"] = make_msgid(idstring=str(message.id), domain="coins.local")
+    mime["Message-ID"] = message_id_header(message, sender)
+    for name, value in (message.headers or {}).items():
+        mime[name] = value
     mime.set_content(message.body_text)
     if message.body_html:
         mime.add_alternative(message.body_html, subtype="html")
     return mime
 
 
+def wire_bytes(mime: MimeMessage) -> bytes:
+    """The message as sent: CRLF line ends, long headers kept on one line."""
+    with io.BytesIO() as buffer:
+        email.generator.BytesGenerator(buffer, policy=WIRE_POLICY).flatten(mime)
+        return buffer.getvalue()
+
+
+def smtp_options(smtp: SmtpSettings) -> dict[str, Any]:
+    """aiosmtplib's connection options from the settings.
+
+    A username without a password means an open relay that needs no log-in (aiosmtplib would otherwise
+    try AUTH with an empty password, which such servers refuse).  STARTTLS and implicit TLS are used
+    exactly as configured, so a plain local server works with both off.
+    """
+    login = bool(smtp.username and smtp.password)
+    return {
+        "hostname": smtp.host,
+        "port": smtp.port,
+        "username": smtp.username if login else None,
+        "password": smtp.password if login else None,
+        "start_tls": smtp.starttls,
+        "use_tls": smtp.use_tls,
+        "timeout": smtp.timeout,
+    }
+
+
+def envelope(mime: MimeMessage) -> tuple[str, list[str]]:
+    return parseaddr(str(mime["From"]))[1], [parseaddr(str(mime["To"]))[1]]
+
+
 async def smtp_send(smtp: SmtpSettings, mime: MimeMessage) -> None:
-    await aiosmtplib.send(
-        mime,
-        hostname=smtp.host,
-        port=smtp.port,
-        username=smtp.username or None,
-        password=smtp.password or None,
-        start_tls=smtp.starttls,
-        use_tls=smtp.use_tls,
-        timeout=smtp.timeout,
+    sender, recipients = envelope(mime)
+    await aiosmtplib.send(wire_bytes(mime), sender=sender, recipients=recipients, **smtp_options(smtp))
+
+
+def _permanent(exc: Exception) -> bool:
+    """A 5xx answer about this message (not the connection): retrying it would only fail again."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return all(500 <= refusal.code < 600 for refusal in exc.recipients)
+    if isinstance(exc, (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPDataError)):
+        return 500 <= exc.code < 600
+    return False
+
+
+async def _claim(session: AsyncSession, message_ids: list[UUID]) -> list[EmailMessage]:
+    """Claim the still-pending ones of `message_ids` (one statement, one commit), in the given order."""
+    if not message_ids:
+        return []
+    result = await session.execute(
+        update(EmailMessage)
+        .where(EmailMessage.id.in_(message_ids), EmailMessage.status == "pending")
+        .values(status="sending", attempts=EmailMessage.attempts + 1, claimed_at=datetime.now(UTC))
+        .returning(EmailMessage)
+        .execution_options(populate_existing=True)
     )
+    claimed = {message.id: message for message in result.scalars()}
+    await session.commit()
+    return [claimed[m] for m in message_ids if m in claimed]
+
+
+_SENT = text(
+    "WITH sent AS (UPDATE email_messages SET status = 'sent', sent_at = now(), last_error = '', "
+    "claimed_at = NULL WHERE id = :id RETURNING id) "
+    "UPDATE notifications SET emailed = 'sent' WHERE email_message_id IN (SELECT id FROM sent) "
+    "AND emailed = 'pending'"
+)
+
+
+async def _sent(session: AsyncSession, message_id: UUID) -> None:
+    """Marked right after the server took it (one statement, one commit): the at-least-once window."""
+    await session.execute(_SENT, {"id": message_id})
+    await session.commit()
+
+
+async def _release(session: AsyncSession, message_ids: list[UUID], status: str, error: str) -> None:
+    if message_ids:
+        await session.execute(
+            update(EmailMessage)
+            .where(EmailMessage.id.in_(message_ids), EmailMessage.status == "sending")
+            .values(status=status, last_error=error[:2000], claimed_at=None)
+        )
+    await session.commit()
+
+
+async def deliver_many(session: AsyncSession, settings: Settings, message_ids: list[UUID]) -> dict[str, int]:
+    """Deliver messages over one SMTP connection, claiming CLAIM_CHUNK at a time.
+
+    Each message is marked `sent` as soon as the server has taken it.  A connection problem or a temporary
+    refusal puts the message and the rest of its chunk back to `pending` and raises, so the job retries
+    with backoff: messages already sent stay sent.  A permanent refusal (5xx) marks only that message
+    `failed` and goes on.
+    """
+    counts = {"sent": 0, "skipped": 0, "failed": 0}
+    client: aiosmtplib.SMTP | None = None
+    try:
+        for start in range(0, len(message_ids), CLAIM_CHUNK):
+            chunk = message_ids[start : start + CLAIM_CHUNK]
+            claimed = await _claim(session, chunk)
+            counts["skipped"] += len(chunk) - len(claimed)
+            for index, message in enumerate(claimed):
+                try:
+                    if client is None:
+                        client = aiosmtplib.SMTP(**smtp_options(settings.smtp))
+                        await client.connect()
+                    mime = build_mime(message, settings.smtp.from_address)
+                    sender, recipients = envelope(mime)
+                    await client.sendmail(sender, recipients, wire_bytes(mime))
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                    if _permanent(exc):
+                        await _release(session, [message.id], "failed", error)
+                        counts["failed"] += 1
+                        logger.error("email %s refused for good: %s", message.id, exc)
+                        continue
+                    unsent = [m.id for m in claimed[index:]]
+                    await _release(session, unsent, "pending", error)
+                    logger.warning("email %s not delivered yet: %s", message.id, exc)
+                    raise
+                await _sent(session, message.id)
+                counts["sent"] += 1
+    finally:
+        if client is not None and client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit()
+    return counts
 
 
 async def deliver(session: AsyncSession, settings: Settings, message_id: UUID) -> str:
     """Deliver one message; raise on SMTP failure so the job retries with backoff."""
-    claimed = await session.execute(
-        update(EmailMessage)
-        .where(EmailMessage.id == message_id, EmailMessage.status == "pending")
-        .values(status="sending", attempts=EmailMessage.attempts + 1)
-        .returning(EmailMessage.id)
-    )
-    if claimed.first() is None:
-        await session.rollback()
-        return "skipped"  # already sent, in flight elsewhere, or an outbox message
-    await session.commit()
-    message = await session.get_one(EmailMessage, message_id)
-    try:
-        await smtp_send(settings.smtp, build_mime(message, settings.smtp.from_address))
-    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        await session.execute(
-            update(EmailMessage)
-            .where(EmailMessage.id == message_id)
-            .values(status="pending", last_error=f"{type(exc).__name__}: {exc}"[:2000])
-        )
-        await session.commit()
-        logger.warning("email %s not delivered yet: %s", message_id, exc)
-        raise
-    await session.execute(
-        update(EmailMessage)
-        .where(EmailMessage.id == message_id)
-        .values(status="sent", sent_at=datetime.now(UTC), last_error="")
-    )
-    await session.commit()
-    return "sent"
+    counts = await deliver_many(session, settings, [message_id])
+    return "sent" if counts["sent"] else ("failed" if counts["failed"] else "skipped")
 
 
 async def requeue_stalled(session: AsyncSession, queue: Queue, *, older_than: timedelta) -> int:
-    """Re-enqueue pending messages whose job went missing, and free ones stuck in `sending`."""
-    cutoff = datetime.now(UTC) - older_than
+    """Re-enqueue pending messages whose job went missing, and free claims of workers that died.
+
+    A `sending` row is freed only when its claim is older than STALE_CLAIM, never while a delivery could
+    still be in progress (see the module docstring for the one case that then sends twice).
+    """
+    now = datetime.now(UTC)
     await session.execute(
         update(EmailMessage)
-        .where(EmailMessage.status == "sending", EmailMessage.created_at < cutoff)
-        .values(status="pending")
+        .where(
+            EmailMessage.status == "sending",
+            or_(
+                EmailMessage.claimed_at < now - STALE_CLAIM,
+                EmailMessage.claimed_at.is_(None) & (EmailMessage.created_at < now - STALE_CLAIM),
+            ),
+        )
+        .values(status="pending", claimed_at=None, last_error="freed: the delivering worker stopped")
     )
     await session.commit()
     rows = await session.execute(
         select(EmailMessage.id)
-        .where(EmailMessage.status == "pending", EmailMessage.created_at < cutoff)
-        .limit(500)
+        .where(
+            EmailMessage.status == "pending",
+            EmailMessage.created_at < now - older_than,
+            EmailMessage.attempts < MAX_ATTEMPTS,
+        )
+        .order_by(EmailMessage.created_at)
+        .limit(2000)
     )
     ids = [str(row.id) for row in rows]
-    for message_id in ids:
-        await enqueue(queue, "deliver_email", key=f"deliver_email:{message_id}", message_id=message_id)
+    for start in range(0, len(ids), DELIVERY_BATCH):
+        await enqueue(queue, "deliver_email_batch", message_ids=ids[start : start + DELIVERY_BATCH])
     return len(ids)

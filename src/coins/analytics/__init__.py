@@ -1,0 +1,1 @@
+"""Analytics and reports: campaign, system and executive dashboards, outcomes, exports, the audit trail."""

@@ -1,0 +1,1 @@
+"""Operations: the production topology on one machine (`coins cluster`), Envoy, backups, worker metrics."""

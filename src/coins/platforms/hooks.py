@@ -1,0 +1,275 @@
+"""Where idea events meet platforms: the idea's platform link, webhook events queued with the change.
+
+`coins.ideas.events.record` calls `on_idea_event` inside the transaction of every idea change.  For an idea
+submitted through a permalink (the page marks the session with `attributed_to`) it records the idea as the
+platform's (`platform_ideas`, read by the context API) and queues `idea.submitted`; for status changes of
+such ideas it queues `idea.status_changed`.  `check_coin_thresholds` (a one-minute cron job) queues
+`idea.coins_threshold`.  Queued means a `webhook_deliveries` row now and a `deliver_webhook` job after the
+commit (see `coins.platforms.webhooks`).
+
+This module imports no service, so the ideas domain can call it without an import cycle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from sqlalchemy import exists, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+from uuid_utils.compat import uuid7
+
+from coins.campaigns.models import Campaign
+from coins.ideas.models import Idea
+from coins.lib.db import commit
+from coins.lib.jobs import enqueue_after_commit
+from coins.platforms.models import (
+    Platform,
+    PlatformIdea,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookThresholdCrossing,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from saq.queue import Queue
+
+    from coins.notifications.mail import Mailer
+
+# Idea events (coins.ideas.events) that change an idea's status.
+STATUS_EVENTS = frozenset({"approved", "rejected", "accepted", "started", "completed", "withdrawn", "merged"})
+_ATTRIBUTION = "coins.platforms.attribution"
+
+
+def idea_url(public_url: str, idea_id: int) -> str:
+    return f"{public_url}/ideas/{idea_id}"
+
+
+# Payloads ---------------------------------------------------------------------------------------------------
+
+
+def _bound_mailer(session: AsyncSession) -> Mailer | None:
+    """The mailer bound to every session of the app and the worker (it carries the queue and settings)."""
+    from coins.notifications.services import NotifierMissing, notifier_for
+
+    try:
+        return notifier_for(session).mailer
+    except NotifierMissing:
+        return None
+
+
+async def idea_data(session: AsyncSession, idea: Idea, public_url: str, *, status: str | None = None) -> dict[str, Any]:
+    slug = await session.scalar(select(Campaign.slug).where(Campaign.id == idea.campaign_id))
+    return {
+        "id": idea.id,
+        "title": idea.title,
+        "status": status or idea.status,
+        "coins": idea.coins,
+        "supporters": idea.supporters,
+        "context_id": idea.context_id,
+        "campaign": slug,
+        "url": idea_url(public_url, idea.id),
+    }
+
+
+def _body(delivery_id: UUID, event: str, platform_id: UUID, data: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "id": str(delivery_id),
+            "type": event,
+            "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "platform_id": str(platform_id),
+            "data": data,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+async def queue_event(
+    session: AsyncSession,
+    *,
+    platform_id: UUID,
+    event: str,
+    data: dict[str, Any],
+    idea_id: int | None = None,
+    endpoint_ids: Sequence[UUID] | None = None,
+    queue: Queue | None = None,
+) -> list[WebhookDelivery]:
+    """One delivery per enabled endpoint of the platform that wants `event` (or per endpoint given),
+    written in the caller's transaction and sent once it commits."""
+    query = (
+        select(WebhookEndpoint.id)
+        .join(Platform, Platform.id == WebhookEndpoint.platform_id)
+        .where(
+            WebhookEndpoint.platform_id == platform_id,
+            WebhookEndpoint.disabled_at.is_(None),
+            Platform.revoked_at.is_(None),
+        )
+    )
+    if endpoint_ids is not None:
+        query = query.where(WebhookEndpoint.id.in_(list(endpoint_ids)))
+    else:
+        query = query.where(WebhookEndpoint.events.contains([event]))
+    targets = list(await session.scalars(query.order_by(WebhookEndpoint.id)))
+    if not targets:
+        return []
+    if queue is None:
+        mailer = _bound_mailer(session)
+        queue = mailer.queue if mailer is not None else None
+    deliveries = []
+    for endpoint_id in targets:
+        delivery_id = UUID(str(uuid7()))
+        delivery = WebhookDelivery(
+            id=delivery_id,
+            endpoint_id=endpoint_id,
+            event=event,
+            idea_id=idea_id,
+            payload=_body(delivery_id, event, platform_id, data),
+            status="pending",
+            attempts=0,
+        )
+        session.add(delivery)
+        deliveries.append(delivery)
+        # Without a queue the row waits for `sweep_webhooks`.
+        enqueue_after_commit(
+            session, queue, "deliver_webhook", key=f"webhook:{delivery_id}", delivery_id=str(delivery_id)
+        )
+    return deliveries
+
+
+# The idea events -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attribution:
+    permalink_id: UUID
+    platform_id: UUID | None
+    context_id: str
+
+
+@contextmanager
+def attributed_to(session: AsyncSession, attribution: Attribution) -> Iterator[None]:
+    """An idea submitted on `session` inside this block came through the permalink (read by the hook)."""
+    session.info[_ATTRIBUTION] = attribution
+    try:
+        yield
+    finally:
+        session.info.pop(_ATTRIBUTION, None)
+
+
+async def on_idea_event(
+    session: AsyncSession,
+    event_name: str,
+    idea: Idea,
+    details: dict[str, Any],
+    before: dict[str, Any] | None = None,
+) -> None:
+    """Called by `coins.ideas.events.record` in the transaction of the change.
+
+    Costs nothing for ideas that did not come through a permalink: a submission checks the session for an
+    attribution, a status change reads one primary key.
+    """
+    platform_id: UUID | None
+    extra: dict[str, Any] = {}
+    if event_name == "submitted":
+        attribution = session.info.pop(_ATTRIBUTION, None)
+        if not isinstance(attribution, Attribution):
+            return
+        session.add(
+            PlatformIdea(
+                idea_id=idea.id,
+                platform_id=attribution.platform_id,
+                permalink_id=attribution.permalink_id,
+                context_id=attribution.context_id,
+            )
+        )
+        platform_id, event = attribution.platform_id, "idea.submitted"
+    elif event_name in STATUS_EVENTS:
+        platform_id = await session.scalar(select(PlatformIdea.platform_id).where(PlatformIdea.idea_id == idea.id))
+        event = "idea.status_changed"
+        extra = {
+            "previous_status": (before or {}).get("status"),
+            "reason": details.get("reason", ""),
+            "merged_into": details.get("merged_into"),
+        }
+    else:
+        return
+    if platform_id is None:
+        return  # not a platform's idea, or a manager's permalink without a platform
+    mailer = _bound_mailer(session)
+    public_url = mailer.settings.public_url if mailer is not None else ""
+    data = {"idea": await idea_data(session, idea, public_url, status=details.get("status")), **extra}
+    await queue_event(
+        session,
+        platform_id=platform_id,
+        event=event,
+        data=data,
+        idea_id=idea.id,
+        queue=mailer.queue if mailer is not None else None,
+    )
+
+
+async def check_coin_thresholds(
+    session: AsyncSession, *, queue: Queue | None, public_url: str, limit: int = 500
+) -> int:
+    """Send `idea.coins_threshold` for platform ideas that reached an endpoint's threshold (once each).
+
+    Run every minute by the worker: a join over the platforms' own ideas only, so its cost does not grow
+    with the rest of the system, and the coin operations' hot path stays untouched.
+    """
+    rows = (
+        await session.execute(
+            select(WebhookEndpoint.id, WebhookEndpoint.platform_id, WebhookEndpoint.coins_threshold, Idea.id)
+            .join(Platform, Platform.id == WebhookEndpoint.platform_id)
+            .join(PlatformIdea, PlatformIdea.platform_id == WebhookEndpoint.platform_id)
+            .join(Idea, Idea.id == PlatformIdea.idea_id)
+            .where(
+                WebhookEndpoint.disabled_at.is_(None),
+                Platform.revoked_at.is_(None),
+                WebhookEndpoint.events.contains(["idea.coins_threshold"]),
+                WebhookEndpoint.coins_threshold.is_not(None),
+                Idea.coins >= WebhookEndpoint.coins_threshold,
+                ~exists().where(
+                    WebhookThresholdCrossing.endpoint_id == WebhookEndpoint.id,
+                    WebhookThresholdCrossing.idea_id == Idea.id,
+                ),
+            )
+            .limit(limit)
+        )
+    ).all()
+    sent = 0
+    for endpoint_id, platform_id, threshold, idea_id in rows:
+        idea = await session.scalar(select(Idea).options(defer(Idea.search_vector)).where(Idea.id == idea_id))
+        if idea is None:
+            continue
+        claimed = await session.scalar(
+            pg_insert(WebhookThresholdCrossing)
+            .values(endpoint_id=endpoint_id, idea_id=idea_id, coins=idea.coins)
+            .on_conflict_do_nothing()
+            .returning(WebhookThresholdCrossing.idea_id)
+        )
+        if claimed is None:
+            continue  # another run got there first
+        data = {"idea": await idea_data(session, idea, public_url), "threshold": threshold}
+        await queue_event(
+            session,
+            platform_id=platform_id,
+            event="idea.coins_threshold",
+            data=data,
+            idea_id=idea_id,
+            endpoint_ids=[endpoint_id],
+            queue=queue,
+        )
+        sent += 1
+    await commit(session)
+    return sent

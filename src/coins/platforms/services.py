@@ -1,0 +1,584 @@
+"""Platform rules: registration and keys (admins), permalinks (platforms and managers), contexts.
+
+Both front doors call these.  A platform only ever sees its own things: anything of another platform is
+"not found" (404), never "forbidden", so a key cannot even learn what exists elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
+
+from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+
+from coins.accounts.auth import CurrentUser
+from coins.accounts.services import normalise_email, validate_email
+from coins.campaigns.access import CampaignAccess, CampaignNotFound
+from coins.campaigns.models import Campaign, Tag
+from coins.campaigns.services import CampaignNotActive, Page
+from coins.ideas.models import Idea
+from coins.ideas.services import DESCRIPTION_MAX, MAX_TAGS, TITLE_MAX
+from coins.lib import audit
+from coins.lib.db import commit, flush_unique, rollback
+from coins.lib.errors import AppError, Conflict, InvalidInput, PermissionDenied
+from coins.platforms.identity import PlatformIdentity, hash_api_key, key_hint, new_api_key
+from coins.platforms.models import Permalink, Platform, PlatformCampaign, PlatformIdea
+
+NAME_MAX = 100
+CONTEXT_RE = re.compile(r"^[A-Za-z0-9._~:@+=-]{1,200}$")
+CONTEXT_RULE = "1 to 200 letters, digits and . _ ~ : @ + = - (it goes into URLs as it is)."
+RETURN_URL_MAX = 2000
+# 12 random bytes: 16 url-safe characters, 96 bits; unguessable, and short enough to share.
+TOKEN_BYTES = 12
+PERMALINK_CAMPAIGN_STATUSES = ("draft", "active")
+
+
+class PlatformNotFound(AppError):
+    error_code = "PLATFORM_001"
+    status_code = 404
+    default_message = "No such platform."
+
+
+class PlatformRevoked(AppError):
+    error_code = "PLATFORM_002"
+    status_code = 409
+    default_message = "This platform is revoked: register a new one instead."
+
+
+class PermalinkNotFound(AppError):
+    error_code = "PERMALINK_001"
+    status_code = 404
+    default_message = "No such permalink."
+
+
+class ContextNotFound(AppError):
+    error_code = "CONTEXT_001"
+    status_code = 404
+    default_message = "No such context for this platform."
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A platform with its key in clear: shown once, right after it is made, and never again."""
+
+    platform: Platform
+    api_key: str
+
+
+@dataclass(frozen=True)
+class PlatformView:
+    platform: Platform
+    campaigns: list[Campaign]
+
+
+@dataclass(frozen=True)
+class PermalinkInput:
+    campaign: str
+    context_id: str
+    tags: Sequence[str] = ()
+    title: str = ""
+    description: str = ""
+    return_url: str | None = None
+
+
+@dataclass(frozen=True)
+class PermalinkView:
+    permalink: Permalink
+    campaign: Campaign
+    platform_name: str | None
+    tags: list[Tag]
+
+
+@dataclass(frozen=True)
+class ContextIdea:
+    idea: Idea
+    campaign_slug: str
+
+
+def return_url_problem(url: str) -> str | None:
+    if len(url) > RETURN_URL_MAX:
+        return f"Use an address of at most {RETURN_URL_MAX} characters."
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return "Use an address without spaces."
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "This is not a valid address."
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        return "Use an http:// or https:// address."
+    return None
+
+
+def return_url_with_idea(url: str | None, idea_id: int) -> str | None:
+    """Where to send the person back to, with `idea_id=<id>` added; None unless it is an http(s) URL."""
+    if not url or return_url_problem(url) is not None:
+        return None
+    parts = urlsplit(url)
+    query = f"{parts.query}&idea_id={idea_id}" if parts.query else f"idea_id={idea_id}"
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def permalink_url(public_url: str, permalink: Permalink) -> str:
+    return f"{public_url}/p/{permalink.token}"
+
+
+def _platform_snapshot(platform: Platform, slugs: list[str]) -> dict[str, Any]:
+    return {
+        "name": platform.name,
+        "owner_email": platform.owner_email,
+        "key_hint": platform.key_hint,
+        "campaigns": sorted(slugs),
+        "revoked": platform.revoked_at is not None,
+    }
+
+
+class PlatformService:
+    """Administration of platforms: every method here is for admins only."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.db = session
+
+    @staticmethod
+    def _require_admin(actor: CurrentUser) -> None:
+        if not actor.is_admin:
+            raise PermissionDenied("Only administrators manage platforms.")
+
+    async def _campaigns(self, slugs: Sequence[str]) -> list[Campaign]:
+        wanted = list(dict.fromkeys(s.strip() for s in slugs if s.strip()))
+        if not wanted:
+            return []
+        found = {c.slug: c for c in await self.db.scalars(select(Campaign).where(Campaign.slug.in_(wanted)))}
+        unknown = [s for s in wanted if s not in found]
+        if unknown:
+            raise InvalidInput(
+                "Please correct the highlighted fields.",
+                fields={"campaigns": f"No such campaign: {', '.join(unknown)}."},
+            )
+        return [found[s] for s in wanted]
+
+    @staticmethod
+    def _field_problems(name: str | None, owner_email: str | None) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        if name is not None and not 1 <= len(name.strip()) <= NAME_MAX:
+            problems["name"] = f"Give the platform a name of 1 to {NAME_MAX} characters."
+        if owner_email is not None and (problem := validate_email(owner_email)):
+            problems["owner_email"] = problem
+        return problems
+
+    async def register(self, actor: CurrentUser, *, name: str, owner_email: str, campaigns: Sequence[str]) -> IssuedKey:
+        self._require_admin(actor)
+        problems = self._field_problems(name, owner_email)
+        if problems:
+            raise InvalidInput("Please correct the highlighted fields.", fields=problems)
+        allowed = await self._campaigns(campaigns)
+        key = new_api_key()
+        platform = Platform(
+            name=name.strip(),
+            owner_email=normalise_email(owner_email),
+            key_hash=hash_api_key(key),
+            key_hint=key_hint(key),
+            created_by_id=actor.id,
+        )
+        self.db.add(platform)
+        if not await flush_unique(self.db):
+            raise Conflict(
+                "A platform with this name exists already.",
+                details={"fields": {"name": "Another platform has this name: choose another."}},
+            )
+        self.db.add_all(PlatformCampaign(platform_id=platform.id, campaign_id=c.id) for c in allowed)
+        audit.record(
+            self.db,
+            actor_id=actor.id,
+            action="platform.registered",
+            entity_type="platform",
+            entity_id=platform.id,
+            after=_platform_snapshot(platform, [c.slug for c in allowed]),
+        )
+        await commit(self.db)
+        return IssuedKey(platform=platform, api_key=key)
+
+    async def _platform(self, platform_id: UUID, *, lock: bool = False) -> Platform:
+        query = select(Platform).where(Platform.id == platform_id)
+        if lock:
+            query = query.with_for_update()
+        platform = await self.db.scalar(query.execution_options(populate_existing=True))
+        if platform is None:
+            raise PlatformNotFound()
+        return platform
+
+    async def allowed_campaigns(self, platform_id: UUID) -> list[Campaign]:
+        return list(
+            await self.db.scalars(
+                select(Campaign)
+                .join(PlatformCampaign, PlatformCampaign.campaign_id == Campaign.id)
+                .where(PlatformCampaign.platform_id == platform_id)
+                .order_by(Campaign.slug)
+            )
+        )
+
+    async def get(self, platform_id: UUID) -> PlatformView:
+        platform = await self._platform(platform_id)
+        return PlatformView(platform=platform, campaigns=await self.allowed_campaigns(platform_id))
+
+    async def list_all(self, *, limit: int = 50, offset: int = 0) -> Page[PlatformView]:
+        total = await self.db.scalar(select(func.count()).select_from(Platform)) or 0
+        platforms = list(
+            await self.db.scalars(
+                select(Platform).order_by(Platform.revoked_at.is_not(None), func.lower(Platform.name))
+                .limit(limit).offset(offset)
+            )
+        )  # fmt: skip
+        campaigns: dict[UUID, list[Campaign]] = {p.id: [] for p in platforms}
+        if platforms:
+            rows = await self.db.execute(
+                select(PlatformCampaign.platform_id, Campaign)
+                .join(Campaign, Campaign.id == PlatformCampaign.campaign_id)
+                .where(PlatformCampaign.platform_id.in_(list(campaigns)))
+                .order_by(Campaign.slug)
+            )
+            for platform_id, campaign in rows:
+                campaigns[platform_id].append(campaign)
+        return Page(items=[PlatformView(p, campaigns[p.id]) for p in platforms], total=total)
+
+    async def update(
+        self,
+        actor: CurrentUser,
+        platform_id: UUID,
+        *,
+        name: str | None = None,
+        owner_email: str | None = None,
+        campaigns: Sequence[str] | None = None,
+    ) -> PlatformView:
+        self._require_admin(actor)
+        problems = self._field_problems(name, owner_email)
+        if problems:
+            raise InvalidInput("Please correct the highlighted fields.", fields=problems)
+        platform = await self._platform(platform_id, lock=True)
+        before = _platform_snapshot(platform, [c.slug for c in await self.allowed_campaigns(platform_id)])
+        if name is not None:
+            platform.name = name.strip()
+        if owner_email is not None:
+            platform.owner_email = normalise_email(owner_email)
+        if campaigns is not None:
+            allowed = await self._campaigns(campaigns)
+            await self.db.execute(delete(PlatformCampaign).where(PlatformCampaign.platform_id == platform_id))
+            self.db.add_all(PlatformCampaign(platform_id=platform_id, campaign_id=c.id) for c in allowed)
+        if not await flush_unique(self.db):
+            raise Conflict(
+                "A platform with this name exists already.",
+                details={"fields": {"name": "Another platform has this name: choose another."}},
+            )
+        view = await self.get(platform_id)
+        audit.record(
+            self.db,
+            actor_id=actor.id,
+            action="platform.updated",
+            entity_type="platform",
+            entity_id=platform_id,
+            before=before,
+            after=_platform_snapshot(view.platform, [c.slug for c in view.campaigns]),
+        )
+        await commit(self.db)
+        return view
+
+    async def rotate_key(self, actor: CurrentUser, platform_id: UUID) -> IssuedKey:
+        """A new key, shown once; the old one stops working with this commit."""
+        self._require_admin(actor)
+        platform = await self._platform(platform_id, lock=True)
+        if platform.revoked_at is not None:
+            await rollback(self.db)
+            raise PlatformRevoked()
+        key = new_api_key()
+        before = platform.key_hint
+        platform.key_hash = hash_api_key(key)
+        platform.key_hint = key_hint(key)
+        platform.key_rotated_at = datetime.now(UTC)
+        audit.record(
+            self.db,
+            actor_id=actor.id,
+            action="platform.key_rotated",
+            entity_type="platform",
+            entity_id=platform_id,
+            before={"key_hint": before},
+            after={"key_hint": platform.key_hint},
+        )
+        await commit(self.db)
+        return IssuedKey(platform=platform, api_key=key)
+
+    async def revoke(self, actor: CurrentUser, platform_id: UUID) -> Platform:
+        """The key stops working and no more webhooks go out; permalinks keep working for people."""
+        self._require_admin(actor)
+        platform = await self._platform(platform_id, lock=True)
+        if platform.revoked_at is None:
+            platform.revoked_at = datetime.now(UTC)
+            audit.record(
+                self.db,
+                actor_id=actor.id,
+                action="platform.revoked",
+                entity_type="platform",
+                entity_id=platform_id,
+                before={"revoked": False},
+                after={"revoked": True},
+            )
+        await commit(self.db)
+        return platform
+
+    async def for_campaign(self, campaign_id: UUID) -> list[Platform]:
+        """Platforms (not revoked) allowed into a campaign: the choice on the managers' permalink form."""
+        return list(
+            await self.db.scalars(
+                select(Platform)
+                .join(PlatformCampaign, PlatformCampaign.platform_id == Platform.id)
+                .where(PlatformCampaign.campaign_id == campaign_id, Platform.revoked_at.is_(None))
+                .order_by(func.lower(Platform.name))
+            )
+        )
+
+
+class PermalinkService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.db = session
+
+    # Creating -------------------------------------------------------------------------------------------
+
+    async def create_for_platform(self, platform: PlatformIdentity, data: PermalinkInput) -> PermalinkView:
+        campaign = await self.db.scalar(
+            select(Campaign)
+            .join(PlatformCampaign, PlatformCampaign.campaign_id == Campaign.id)
+            .where(Campaign.slug == data.campaign, PlatformCampaign.platform_id == platform.id)
+        )
+        if campaign is None:
+            # Unknown and not allowed look the same: a key learns nothing about other campaigns.
+            raise CampaignNotFound("No such campaign for this platform.")
+        return await self._create(campaign, data, platform_id=platform.id, platform_name=platform.name)
+
+    async def create_for_manager(
+        self, access: CampaignAccess, data: PermalinkInput, *, platform_id: UUID | None
+    ) -> PermalinkView:
+        access.require_manage()
+        platform_name = None
+        if platform_id is not None:
+            allowed = {p.id: p for p in await PlatformService(self.db).for_campaign(access.campaign.id)}
+            if platform_id not in allowed:
+                raise InvalidInput(
+                    "Please correct the highlighted fields.",
+                    fields={"platform_id": "Choose a platform allowed into this campaign, or none."},
+                )
+            platform_name = allowed[platform_id].name
+        creator = access.viewer.id if access.viewer else None
+        return await self._create(
+            access.campaign, data, platform_id=platform_id, platform_name=platform_name, creator_id=creator
+        )
+
+    async def _tags(self, campaign_id: UUID, wanted: Sequence[str]) -> tuple[list[Tag], str | None]:
+        """Tags by id or name (any case): active tags of the campaign, at most MAX_TAGS."""
+        names = [w.strip() for w in wanted if w.strip()]
+        if len(names) > MAX_TAGS:
+            return [], f"Choose at most {MAX_TAGS} tags."
+        if not names:
+            return [], None
+        tags = list(await self.db.scalars(select(Tag).where(Tag.campaign_id == campaign_id, Tag.is_active)))
+        by_id = {str(t.id): t for t in tags}
+        by_name = {t.name.lower(): t for t in tags}
+        chosen: dict[UUID, Tag] = {}
+        unknown = []
+        for name in names:
+            tag = by_id.get(name.lower()) or by_name.get(name.lower())
+            if tag is None:
+                unknown.append(name)
+            else:
+                chosen[tag.id] = tag
+        if unknown:
+            return [], f"Not an active tag of this campaign: {', '.join(unknown)}."
+        return list(chosen.values()), None
+
+    async def _create(
+        self,
+        campaign: Campaign,
+        data: PermalinkInput,
+        *,
+        platform_id: UUID | None,
+        platform_name: str | None,
+        creator_id: UUID | None = None,
+    ) -> PermalinkView:
+        if campaign.status not in PERMALINK_CAMPAIGN_STATUSES:
+            raise CampaignNotActive(
+                f"Permalinks lead into draft or active campaigns; this one is {campaign.status}.",
+                details={"campaign_status": campaign.status},
+            )
+        problems: dict[str, str] = {}
+        context_id = data.context_id.strip()
+        if not CONTEXT_RE.match(context_id):
+            problems["context_id"] = CONTEXT_RULE
+        title = " ".join(data.title.split())
+        if len(title) > TITLE_MAX:
+            problems["title"] = f"At most {TITLE_MAX} characters."
+        description = data.description.replace("\r\n", "\n").strip()
+        if len(description) > DESCRIPTION_MAX:
+            problems["description"] = f"At most {DESCRIPTION_MAX:,} characters."
+        return_url = (data.return_url or "").strip() or None
+        if return_url is not None and (problem := return_url_problem(return_url)):
+            problems["return_url"] = problem
+        tags, tag_problem = await self._tags(campaign.id, data.tags)
+        if tag_problem:
+            problems["tags"] = tag_problem
+        if problems:
+            raise InvalidInput("Please correct the highlighted fields.", fields=problems)
+        permalink = Permalink(
+            token=secrets.token_urlsafe(TOKEN_BYTES),
+            platform_id=platform_id,
+            campaign_id=campaign.id,
+            context_id=context_id,
+            tag_ids=[t.id for t in tags],
+            title=title,
+            description=description,
+            return_url=return_url,
+            created_by_id=creator_id,
+        )
+        self.db.add(permalink)
+        await self.db.flush()
+        audit.record(
+            self.db,
+            actor_id=creator_id,
+            action="permalink.created",
+            entity_type="permalink",
+            entity_id=permalink.id,
+            after={
+                "platform_id": str(platform_id) if platform_id else None,
+                "campaign": campaign.slug,
+                "context_id": context_id,
+            },
+        )
+        await commit(self.db)
+        return PermalinkView(permalink=permalink, campaign=campaign, platform_name=platform_name, tags=tags)
+
+    # Reading --------------------------------------------------------------------------------------------
+
+    async def _views(self, rows: Sequence[tuple[Permalink, Campaign, str | None]]) -> list[PermalinkView]:
+        tag_ids = {tag_id for permalink, _, _ in rows for tag_id in permalink.tag_ids}
+        tags = {t.id: t for t in await self.db.scalars(select(Tag).where(Tag.id.in_(tag_ids)))} if tag_ids else {}
+        return [
+            PermalinkView(
+                permalink=permalink,
+                campaign=campaign,
+                platform_name=name,
+                tags=[tags[t] for t in permalink.tag_ids if t in tags],
+            )
+            for permalink, campaign, name in rows
+        ]
+
+    def _query(self) -> Any:
+        return (
+            select(Permalink, Campaign, Platform.name)
+            .join(Campaign, Campaign.id == Permalink.campaign_id)
+            .outerjoin(Platform, Platform.id == Permalink.platform_id)
+        )
+
+    async def list_for_platform(
+        self, platform: PlatformIdentity, *, limit: int = 50, offset: int = 0, campaign: str | None = None
+    ) -> Page[PermalinkView]:
+        query = self._query().where(Permalink.platform_id == platform.id)
+        if campaign:
+            query = query.where(Campaign.slug == campaign)
+        total = await self.db.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = await self.db.execute(query.order_by(Permalink.created_at.desc()).limit(limit).offset(offset))
+        return Page(items=await self._views([(r[0], r[1], r[2]) for r in rows]), total=total)
+
+    async def list_for_campaign(self, access: CampaignAccess) -> list[PermalinkView]:
+        access.require_manage()
+        rows = await self.db.execute(
+            self._query().where(Permalink.campaign_id == access.campaign.id).order_by(Permalink.created_at.desc())
+        )
+        return await self._views([(r[0], r[1], r[2]) for r in rows])
+
+    async def get_for_platform(self, platform: PlatformIdentity, permalink_id: UUID) -> PermalinkView:
+        row = (
+            await self.db.execute(
+                self._query().where(Permalink.id == permalink_id, Permalink.platform_id == platform.id)
+            )
+        ).first()
+        if row is None:
+            raise PermalinkNotFound()
+        return (await self._views([(row[0], row[1], row[2])]))[0]
+
+    async def resolve(self, token: str) -> PermalinkView:
+        """The permalink behind a /p/<token> link (anyone may open one)."""
+        if not 10 <= len(token) <= 32:
+            raise PermalinkNotFound("This link is not valid (any more).")
+        row = (await self.db.execute(self._query().where(Permalink.token == token))).first()
+        if row is None:
+            raise PermalinkNotFound("This link is not valid (any more).")
+        return (await self._views([(row[0], row[1], row[2])]))[0]
+
+    # Deleting -------------------------------------------------------------------------------------------
+
+    async def _delete(self, permalink: Permalink, actor_id: UUID | None) -> None:
+        await self.db.delete(permalink)
+        audit.record(
+            self.db,
+            actor_id=actor_id,
+            action="permalink.deleted",
+            entity_type="permalink",
+            entity_id=permalink.id,
+            before={"context_id": permalink.context_id, "token_hint": permalink.token[:4]},
+        )
+        await commit(self.db)
+
+    async def delete_for_platform(self, platform: PlatformIdentity, permalink_id: UUID) -> None:
+        """The link stops working; ideas that came through it keep their context and stay the platform's."""
+        view = await self.get_for_platform(platform, permalink_id)
+        await self._delete(view.permalink, None)
+
+    async def delete_for_manager(self, access: CampaignAccess, permalink_id: UUID) -> Permalink:
+        access.require_manage()
+        permalink = await self.db.scalar(
+            select(Permalink).where(Permalink.id == permalink_id, Permalink.campaign_id == access.campaign.id)
+        )
+        if permalink is None:
+            raise PermalinkNotFound()
+        await self._delete(permalink, access.viewer.id if access.viewer else None)
+        return permalink
+
+
+class ContextService:
+    """What a platform may read about its own contexts."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.db = session
+
+    async def ideas(
+        self, platform: PlatformIdentity, context_id: str, *, limit: int = 50, offset: int = 0
+    ) -> Page[ContextIdea]:
+        """Ideas that came in through this platform's permalinks with this context, newest first.
+
+        A context is the platform's when it made a permalink with it or ideas arrived with it; anything
+        else, including another platform's context of the same name, is not found.
+        """
+        known = await self.db.scalar(
+            select(
+                or_(
+                    exists().where(PlatformIdea.platform_id == platform.id, PlatformIdea.context_id == context_id),
+                    exists().where(Permalink.platform_id == platform.id, Permalink.context_id == context_id),
+                )
+            )
+        )
+        if not known:
+            raise ContextNotFound()
+        query = (
+            select(Idea, Campaign.slug)
+            .options(defer(Idea.search_vector))
+            .join(PlatformIdea, PlatformIdea.idea_id == Idea.id)
+            .join(Campaign, Campaign.id == Idea.campaign_id)
+            .where(PlatformIdea.platform_id == platform.id, PlatformIdea.context_id == context_id)
+        )
+        total = await self.db.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = await self.db.execute(query.order_by(Idea.id.desc()).limit(limit).offset(offset))
+        return Page(items=[ContextIdea(idea=row[0], campaign_slug=row[1]) for row in rows], total=total)

@@ -1,0 +1,67 @@
+"""Worker tasks of the platforms domain: webhook delivery, its sweeper, and the coin-threshold check."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from saq import CronJob
+
+from coins.lib.db import standalone_session
+from coins.lib.jobs import enqueue
+from coins.notifications.mail import Mailer
+from coins.platforms import hooks, webhooks
+
+if TYPE_CHECKING:
+    from saq.types import Function
+
+    from coins.worker import Context
+
+logger = logging.getLogger("coins.webhooks")
+
+# Longer than any retry waits (SAQ's backoff is capped at an hour): a pending delivery untouched for this
+# long has lost its job (Valkey lost it, or the enqueue after commit failed).
+STALLED_AFTER = timedelta(hours=2)
+
+
+class WebhookAttemptFailed(Exception):
+    """Raised so that SAQ retries the job with backoff (the row holds the details)."""
+
+
+def _mailer(ctx: Context) -> Mailer:
+    return Mailer(ctx["settings"], ctx["templates"], ctx.get("queue"))
+
+
+async def deliver_webhook(ctx: Context, *, delivery_id: str) -> str:
+    job = ctx.get("job")
+    final = job is None or job.attempts >= job.retries
+    async with standalone_session(ctx["db"]) as session:
+        outcome = await webhooks.deliver(session, ctx["settings"], _mailer(ctx), UUID(delivery_id), final_attempt=final)
+    if outcome.status == "retry":
+        raise WebhookAttemptFailed(outcome.error)
+    return outcome.status
+
+
+async def sweep_webhooks(ctx: Context) -> int:
+    """Re-enqueue deliveries whose job was lost; the job key keeps a live job from being doubled."""
+    async with standalone_session(ctx["db"]) as session:
+        stalled = await webhooks.stalled_deliveries(session, older_than=STALLED_AFTER)
+    for delivery_id in stalled:
+        await enqueue(ctx["queue"], "deliver_webhook", key=f"webhook:{delivery_id}", delivery_id=str(delivery_id))
+    if stalled:
+        logger.info("re-enqueued %s stalled webhook deliveries", len(stalled))
+    return len(stalled)
+
+
+async def check_coin_thresholds(ctx: Context) -> int:
+    async with standalone_session(ctx["db"]) as session:
+        return await hooks.check_coin_thresholds(session, queue=ctx.get("queue"), public_url=ctx["settings"].public_url)
+
+
+FUNCTIONS: list[Function[Context]] = [deliver_webhook, sweep_webhooks, check_coin_thresholds]
+CRON_JOBS: list[CronJob[Context]] = [
+    CronJob(sweep_webhooks, cron="*/10 * * * *", timeout=120, retries=1),
+    CronJob(check_coin_thresholds, cron="* * * * *", timeout=120, retries=1),
+]
