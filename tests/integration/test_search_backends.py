@@ -24,6 +24,7 @@ from coins.accounts.auth import CurrentUser
 from coins.ideas.services import IdeaChanges, IdeaInput, IdeaService
 from coins.lib.templating import make_jinja_env
 from coins.notifications.mail import Mailer
+from coins.notifications.services import NOTIFIER_KEY, Notifier
 from coins.search.base import IdeaFilters, SearchBackend
 from coins.search.documents import load_documents
 from coins.search.postgres import PostgresSearch
@@ -279,7 +280,9 @@ async def test_changes_are_indexed_after_commit_only(
     )
     async with AsyncSession(db_engine, expire_on_commit=False) as session:
         queue = _Queue(session)
-        ideas = IdeaService(session, Mailer(settings, make_jinja_env(settings), None), queue, _Backend(session))  # type: ignore[arg-type]
+        mailer = Mailer(settings, make_jinja_env(settings), None)
+        session.info[NOTIFIER_KEY] = Notifier(mailer)  # what create_app binds to every request's session
+        ideas = IdeaService(session, mailer, queue, _Backend(session))  # type: ignore[arg-type]
         access = await ideas.campaign_access("indexed", viewer)
         created = await ideas.submit(access, IdeaInput(title="Indexed idea", description="Text."))
         await ideas.edit(created.idea.id, viewer, IdeaChanges(title="Indexed idea, edited"))

@@ -44,6 +44,12 @@ def serve(app_env: Callable[..., dict[str, str]]) -> Iterator[tuple[subprocess.P
         )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", timeout=60, process=process)
+        # One answered request proves only one worker is up. Granian cannot stop a worker that is still
+        # starting (it kills it after 30 s), so wait until both have reported in.
+        deadline = time.monotonic() + 60
+        while log.read_text().count("Started worker-") < 2:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
         yield process, port
     finally:
         if process.poll() is None:
@@ -58,7 +64,7 @@ async def test_sigterm_drains_the_request_in_flight(
     process, port = serve
     url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(timeout=30) as client:
-        assert (await client.get(url + "/api/campaigns")).status_code == 200  # warm: both workers up
+        assert (await client.get(url + "/api/campaigns")).status_code == 200  # warm
 
         async with db_engine.connect() as conn:
             transaction = await conn.begin()
