@@ -10,6 +10,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coins.coins.gateway import COIN_POOL_NAME
 from coins.coins.models import LedgerEntry
 from coins.settings import Settings
 from tests.support.coins import Arena, assert_audit_clean, make_arena, set_idea_status
@@ -241,3 +242,36 @@ async def test_bad_bodies_and_keys(client: AsyncTestClient[Litestar], actors: Ac
                                  headers={**alice, "Idempotency-Key": "k" * 201})  # fmt: skip
     assert long_key.status_code == 422
     assert (await balance(client, arena, alice))["available"] == 100
+
+
+async def test_a_connection_killed_under_the_coin_pool_is_a_503_then_replaced(
+    client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine
+) -> None:
+    """What a PostgreSQL restart does to idle pooled connections (FATAL 57P01), done to one replica's coin
+    pool: the request that meets a dead connection gets a 503 to retry, never a 500, and the next one works."""
+    arena = await make_arena(client, actors, db_engine)
+    alice = arena.members[0]
+    idea = arena.ideas[0]
+    assert (
+        await client.post(arena.coins_path("allocate"), json={"idea_id": idea, "amount": 1}, headers=alice)
+    ).is_success
+    async with db_engine.connect() as conn:
+        killed = await conn.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": COIN_POOL_NAME},
+        )
+    assert killed and killed >= 1
+    await asyncio.sleep(0.2)  # let the FATAL message reach the idle connections
+    statuses = []
+    for _ in range(3):
+        response = await client.post(arena.coins_path("allocate"), json={"idea_id": idea, "amount": 1}, headers=alice)
+        statuses.append(response.status_code)
+        if response.status_code == 503:
+            assert response.json()["error_code"] == "SYSTEM_003", response.text
+            assert response.headers["retry-after"] == "1"
+    assert statuses[-1] == 200 and set(statuses) <= {200, 503}, statuses
+    assert (await balance(client, arena, alice))["allocated"] == 1 + statuses.count(200)
+    await assert_audit_clean(db_engine)

@@ -21,6 +21,14 @@ import msgspec
 from coins.settings import Settings
 
 POLICY_TTL_SECONDS = 5.0
+COIN_POOL_NAME = "coins-coin-path"
+BROKEN_CONNECTION = (
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    OSError,
+)
 
 _MOVE = """
 SELECT was_replayed, result FROM coin_member_move(
@@ -74,6 +82,7 @@ class CoinGateway:
             max_inactive_connection_lifetime=300,
             command_timeout=30,
             init=_codecs,
+            server_settings={"application_name": COIN_POOL_NAME},  # tells its sessions apart in pg_stat_activity
             # The coin statements leave no session state behind (no LISTEN, SET or session-level locks), so
             # asyncpg's reset query on every release would only cost a round trip.
             reset=_no_reset,
@@ -93,7 +102,7 @@ class CoinGateway:
         cached = self._policies.get(slug)
         if cached is not None and not fresh and time.monotonic() - cached[0] < POLICY_TTL_SECONDS:
             return cached[1]
-        row = await self._pool().fetchrow(_CAMPAIGN, slug)
+        row = await self._fetchrow(_CAMPAIGN, slug)
         if row is None:
             self._policies.pop(slug, None)
             return None
@@ -102,11 +111,11 @@ class CoinGateway:
         return policy
 
     async def current_coins(self, idea_id: int, user_id: UUID) -> int:
-        coins = await self._pool().fetchval(_CURRENT, idea_id, user_id)
-        return int(coins or 0)
+        row = await self._fetchrow(_CURRENT, idea_id, user_id)
+        return int(row["coins"]) if row is not None else 0
 
     async def move(self, params: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-        row = await self._pool().fetchrow(
+        row = await self._fetchrow(
             _MOVE,
             params["campaign"], params["user"], params["actor"], params["key"], params["fingerprint"],
             params["linear"], params["max_coins"],
@@ -118,6 +127,17 @@ class CoinGateway:
         )  # fmt: skip
         assert row is not None
         return bool(row["was_replayed"]), dict(row["result"])
+
+    async def _fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        async with self._pool().acquire() as connection:
+            try:
+                return await connection.fetchrow(query, *args)
+            except BROKEN_CONNECTION:
+                # PostgreSQL went away under this connection (a restart sends FATAL to idle sessions, which
+                # leaves the protocol mid-error). Without asyncpg's reset query nothing else would notice, so
+                # close it here: the pool replaces it, and the caller's error handler answers 503.
+                connection.terminate()
+                raise
 
 
 async def _no_reset(connection: asyncpg.Connection) -> None:

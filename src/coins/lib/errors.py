@@ -203,12 +203,24 @@ def dependency_unavailable(exc: BaseException) -> bool:
     """A lost or refused connection to PostgreSQL or Valkey, or PostgreSQL shutting down, starting up or out
     of connections: transient, not a bug and not a constraint violation. Follows the exception's causes
     (SQLAlchemy wraps asyncpg's errors; the coin path uses asyncpg directly)."""
+    from asyncpg import InterfaceError as PgClosedError
+    from asyncpg.exceptions import InternalClientError as PgBrokenProtocol
     from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
     from valkey.exceptions import ConnectionError as ValkeyConnectionError
     from valkey.exceptions import TimeoutError as ValkeyTimeout
 
-    transient = (ValkeyConnectionError, ValkeyTimeout, PoolTimeout, ConnectionError, TimeoutError)
+    # From the coin path's raw asyncpg pool, which then drops the connection: InternalClientError is a protocol
+    # left mid-error by a server that went away; InterfaceError counts only as "connection is closed" (its
+    # other messages are misuse, which is a bug).
+    transient = (
+        ValkeyConnectionError,
+        ValkeyTimeout,
+        PoolTimeout,
+        ConnectionError,
+        TimeoutError,
+        PgBrokenProtocol,
+    )
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
     while pending:
@@ -216,7 +228,7 @@ def dependency_unavailable(exc: BaseException) -> bool:
         if current is None or id(current) in seen or len(seen) > 20:
             continue
         seen.add(id(current))
-        if isinstance(current, transient):
+        if isinstance(current, transient) or (isinstance(current, PgClosedError) and "closed" in str(current)):
             return True
         if isinstance(current, DBAPIError) and (
             current.connection_invalidated or isinstance(current, OperationalError | InterfaceError)
