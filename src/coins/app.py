@@ -55,6 +55,7 @@ from coins.lib.valkey import make_valkey
 from coins.notifications.api import NotificationApiController
 from coins.notifications.mail import Mailer
 from coins.notifications.services import Notifier, bind_notifier
+from coins.notifications.triggers import RaisedHere
 from coins.notifications.views import NotificationPages
 from coins.platforms.api import (
     ContextApiController,
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "mailer": Mailer(settings, templates, queue),
             "session_store": SessionStore(valkey, settings.security.session_max_age),
             "search_client": search_client,
+            "coins_received_raised_here": RaisedHere(),
         }
     )
     # Every database session carries the mailer and Valkey, so a domain hook holding only a session can

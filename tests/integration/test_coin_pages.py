@@ -8,6 +8,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
+from valkey.asyncio import Valkey
 
 from coins.settings import Settings
 from tests.conftest import PASSWORD
@@ -22,7 +23,7 @@ async def actors(client: AsyncTestClient[Litestar], settings: Settings) -> Actor
 
 
 async def test_allocate_with_htmx_updates_in_place(
-    client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine
+    client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine, valkey: Valkey
 ) -> None:
     arena = await make_arena(client, actors, db_engine)
     await log_in(client, arena.emails[0], PASSWORD)
@@ -38,6 +39,8 @@ async def test_allocate_with_htmx_updates_in_place(
     assert "<strong>12</strong> coins" in response.text
     assert "yours: <strong>12</strong>" in response.text
     assert 'id="balance" hx-swap-oob="true"' in response.text
+    # As through the API: the idea's author will hear of it (the flag is up, one job is scheduled).
+    assert await valkey.get(f"coins_received:pending:{arena.ideas[0]}") == b"1"
     assert re.search(r'<span class="balance-number">88</span> <span>available</span>', response.text)
 
     refused = await client.post(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from coins.coins.gateway import COIN_POOL_NAME
 from coins.coins.models import LedgerEntry
@@ -275,3 +277,81 @@ async def test_a_connection_killed_under_the_coin_pool_is_a_503_then_replaced(
     assert statuses[-1] == 200 and set(statuses) <= {200, 503}, statuses
     assert (await balance(client, arena, alice))["allocated"] == 1 + statuses.count(200)
     await assert_audit_clean(db_engine)
+
+
+async def _hold_coin_lock_shared(db_engine: AsyncEngine, campaign_id: str) -> tuple[AsyncConnection, Any]:
+    """What a member's coin operation holds while it runs: the campaign's advisory lock, shared."""
+    conn = await db_engine.connect()
+    transaction = await conn.begin()
+    await conn.execute(text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:c, 0))"), {"c": str(campaign_id)})
+    return conn, transaction
+
+
+async def test_settling_and_completing_wait_for_coin_operations_in_flight(
+    client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine, settings: Settings
+) -> None:
+    """Accepting an idea and completing a campaign take the coin lock exclusively (coins.coins.services).
+
+    The services are called directly: the in-process test client runs one request at a time.
+    """
+    from coins.accounts.auth import CurrentUser
+    from coins.campaigns.services import CampaignService
+    from coins.ideas.services import IdeaService
+    from coins.lib.templating import make_jinja_env
+    from coins.notifications.mail import Mailer
+    from tests.support.notifications import notifier_session
+
+    arena = await make_arena(client, actors, db_engine)
+    alice, _ = arena.members
+    await client.post(arena.coins_path("allocate"), json={"idea_id": arena.ideas[0], "amount": 10}, headers=alice)
+    async with db_engine.connect() as conn:
+        manager_id = await conn.scalar(
+            text("SELECT user_id FROM campaign_members WHERE campaign_id = :c AND role = 'manager'"),
+            {"c": arena.campaign_id},
+        )
+    manager = CurrentUser(
+        id=manager_id, email="", full_name="", is_admin=False, is_sponsor=False, security_stamp=0, via="session"
+    )
+    mailer = Mailer(settings, make_jinja_env(settings), None)
+
+    async def accept() -> None:
+        async with notifier_session(settings) as session:
+            await IdeaService(session, mailer).change_status(arena.ideas[0], manager, "accepted")
+
+    async def complete() -> None:
+        async with notifier_session(settings) as session:
+            await CampaignService(session, mailer).transition(arena.slug, manager, "completed")
+
+    for change in (accept, complete):
+        conn, transaction = await _hold_coin_lock_shared(db_engine, arena.campaign_id)
+        try:
+            pending = asyncio.ensure_future(change())
+            await asyncio.sleep(0.5)
+            assert not pending.done()  # waiting for the operation in flight
+        finally:
+            await transaction.commit()
+            await conn.close()
+        await asyncio.wait_for(pending, timeout=10)
+    assert (await balance(client, arena, alice))["expended"] == 10
+    assert (await client.get(f"/api/campaigns/{arena.slug}", headers=arena.manager)).json()["status"] == "completed"
+    await assert_audit_clean(db_engine)
+
+
+async def test_settling_without_the_exclusive_lock_is_refused_not_deadlocked(
+    client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine
+) -> None:
+    from coins.campaigns.models import Campaign
+    from coins.coins.services import close_idea
+
+    arena = await make_arena(client, actors, db_engine)
+    conn, transaction = await _hold_coin_lock_shared(db_engine, arena.campaign_id)
+    try:
+        async with AsyncSession(db_engine) as session:
+            campaign = await session.get_one(Campaign, uuid.UUID(arena.campaign_id))
+            await session.execute(text("UPDATE ideas SET status = 'accepted' WHERE id = :i"), {"i": arena.ideas[0]})
+            with pytest.raises(RuntimeError, match="lock_campaign_exclusive"):
+                await close_idea(session, campaign=campaign, idea_id=arena.ideas[0], outcome="accepted", actor_id=None)
+            await session.rollback()
+    finally:
+        await transaction.commit()
+        await conn.close()

@@ -24,7 +24,7 @@ from coins.coins import ledger
 from coins.coins.audit import run_audit
 from coins.coins.gateway import CoinGateway
 from coins.coins.ledger import Policy, RuleViolation
-from coins.coins.services import CoinError, MemberCoins, close_idea, move_on_merge
+from coins.coins.services import CoinError, MemberCoins, close_idea, lock_campaign_exclusive, move_on_merge
 from coins.settings import load_settings
 
 MEMBERS = 3
@@ -150,12 +150,14 @@ class Database:
     async def settle(self, idea: int, outcome: str) -> None:
         async with self.sessions() as session:
             target = "accepted" if outcome == "accepted" else "withdrawn"
+            await lock_campaign_exclusive(session, self.campaign.id)
             await session.execute(text("UPDATE ideas SET status = :s WHERE id = :i"), {"s": target, "i": idea})
             await close_idea(session, campaign=self.campaign, idea_id=idea, outcome=outcome, actor_id=None)  # type: ignore[arg-type]
             await session.commit()
 
     async def merge(self, source: int, target: int) -> None:
         async with self.sessions() as session:
+            await lock_campaign_exclusive(session, self.campaign.id)
             for idea in sorted((source, target)):
                 await session.execute(text("SELECT 1 FROM ideas WHERE id = :i FOR UPDATE"), {"i": idea})
             await session.execute(

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coins.app import create_app
 from coins.campaigns.models import Campaign
-from coins.coins.services import close_idea
+from coins.coins.services import close_idea, lock_campaign_exclusive
 from coins.ideas.models import Idea
 from coins.lib.db import commit
 from coins.notifications import mail
@@ -466,6 +466,7 @@ async def test_ten_thousand_supporters_fan_out_measured(
         started = time.perf_counter()
         idea = await session.get_one(Idea, idea_id)
         camp = await session.get_one(Campaign, idea.campaign_id)
+        await lock_campaign_exclusive(session, camp.id)
         await session.execute(text("UPDATE ideas SET status = 'accepted' WHERE id = :i"), {"i": idea_id})
         kind, total = await close_idea(session, campaign=camp, idea_id=idea_id, outcome="accepted", actor_id=manager_id)
         coins_done = time.perf_counter()

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from valkey.asyncio import Valkey
 
 from coins.campaigns.models import Campaign
-from coins.coins.services import close_idea
+from coins.coins.services import close_idea, lock_campaign_exclusive
 from coins.ideas.models import Idea
 from coins.notifications import digest
 from coins.notifications.services import (
@@ -311,6 +311,7 @@ async def idea_status(
     async with notifier_session(settings) as session:
         idea = await session.get_one(Idea, idea_id)
         campaign = await session.get_one(Campaign, idea.campaign_id)
+        await lock_campaign_exclusive(session, campaign.id)
         await session.execute(text("UPDATE ideas SET status = :s WHERE id = :i"), {"s": target, "i": idea_id})
         if outcome is not None:
             kind, total = await close_idea(session, campaign=campaign, idea_id=idea_id, outcome=outcome, actor_id=actor)  # type: ignore[arg-type]

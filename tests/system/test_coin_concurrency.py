@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from coins.campaigns.models import Campaign
-from coins.coins.services import close_idea
+from coins.coins.services import close_idea, lock_campaign_exclusive
 from tests.support.coins import add_ideas, assert_audit_clean
 from tests.support.servers import AppProcess, unique_email
 
@@ -89,6 +89,7 @@ async def settle(db_engine: AsyncEngine, campaign_id: str, idea_id: int, outcome
     async with sessions() as session:
         campaign = await session.get(Campaign, uuid.UUID(campaign_id))
         status = "accepted" if outcome == "accepted" else "withdrawn"
+        await lock_campaign_exclusive(session, uuid.UUID(campaign_id))
         changed = await session.execute(
             text("UPDATE ideas SET status = :s WHERE id = :i AND status = 'competing' RETURNING id"),
             {"s": status, "i": idea_id},

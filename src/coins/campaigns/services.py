@@ -33,7 +33,7 @@ from coins.campaigns.models import (
     Invitation,
     Tag,
 )
-from coins.coins.services import grant_initial_allocation
+from coins.coins.services import grant_initial_allocation, lock_campaign_exclusive
 from coins.lib import audit
 from coins.lib.db import commit, flush_unique, rollback
 from coins.lib.errors import AppError, Conflict, InvalidInput, NotFound, PermissionDenied
@@ -408,6 +408,13 @@ class CampaignService:
         """Move a campaign along draft -> active -> completed -> archived, as SPEC.md allows."""
         if target not in TRANSITIONS:
             raise InvalidTransition(f"Unknown status {target!r}.")
+        if target == "completed":
+            # Coin operations in flight finish first, and none starts until this commits (they hold the same
+            # advisory lock shared): nothing moves once a campaign is completed.  Taken before the row lock,
+            # the order every other path takes them in.
+            campaign_id = await self.db.scalar(select(Campaign.id).where(Campaign.slug == slug))
+            if campaign_id is not None:
+                await lock_campaign_exclusive(self.db, campaign_id)
         # Lock the row: a concurrent join or invitation acceptance waits, then sees the new status.
         access = (await self.access(slug, viewer, lock=True)).require_view()
         source, actor_kind = TRANSITIONS[target]
@@ -467,9 +474,18 @@ class CampaignService:
 
     async def complete_due(self) -> list[str]:
         """Complete every active campaign whose end date has passed (the cron job; safe to run anywhere)."""
+        due = list(
+            await self.db.scalars(
+                select(Campaign.id)
+                .where(Campaign.status == "active", Campaign.ends_at <= func.now())
+                .order_by(Campaign.id)
+            )
+        )
+        for campaign_id in due:  # as in `transition`: in-flight coin operations finish, new ones wait
+            await lock_campaign_exclusive(self.db, campaign_id)
         result = await self.db.execute(
             update(Campaign)
-            .where(Campaign.status == "active", Campaign.ends_at <= func.now())
+            .where(Campaign.id.in_(due), Campaign.status == "active", Campaign.ends_at <= func.now())
             .values(status="completed", completed_at=func.now())
             .returning(Campaign.id, Campaign.slug)
         )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coins.accounts.auth import CLAIMS_ONLY, login_required, require_user, verified_user
 from coins.campaigns.access import CampaignAccess, CampaignNotFound
 from coins.campaigns.services import CampaignService
+from coins.coins.announce import announce_member_move
 from coins.coins.gateway import CoinGateway
 from coins.coins.schemas import (
     AllocateRequest,
@@ -28,10 +29,8 @@ from coins.coins.schemas import (
     ReleaseRequest,
 )
 from coins.coins.services import CoinError, MemberCoins, MemberResult, allocations_of, balance_of, history_of
-from coins.lib import live
 from coins.lib.errors import AuthenticationFailed, InvalidInput, PermissionDenied
-from coins.lib.metrics import COIN_ALLOCATION_FAILURES, COIN_ALLOCATIONS
-from coins.notifications.triggers import notify_coins_received
+from coins.lib.metrics import COIN_ALLOCATION_FAILURES
 
 MAX_KEY_LENGTH = 200
 
@@ -95,15 +94,13 @@ class CoinApiController(Controller):
                 await CampaignService(session, request.app.state.mailer).visible(slug, full)
             raise
         if not result.replayed:
-            COIN_ALLOCATIONS.labels(operation).inc()
-            live.campaign_changed(request.app.state.valkey, campaign.id)  # boards re-rank (coalesced, no I/O)
-            if operation != "release":
-                # The idea's author hears of it once per burst: one Valkey round trip here, the rest in a job.
-                await notify_coins_received(
-                    request.app.state.valkey,
-                    request.app.state.queue,
-                    idea_id=arguments["idea_id"] if operation == "allocate" else arguments["to_idea_id"],
-                )
+            receiving = {"allocate": "idea_id", "reallocate": "to_idea_id"}.get(operation)
+            await announce_member_move(
+                request.app.state,
+                campaign_id=campaign.id,
+                operation=operation,
+                idea_id=arguments[receiving] if receiving else None,
+            )
         return balance_response(result)
 
     @post(

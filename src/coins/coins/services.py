@@ -6,9 +6,12 @@ interleaving of requests can overspend and a repeated Idempotency-Key replays th
 operations that follow an idea's fate (expend, recycle, forfeit, move on merge) and grants and rewards
 run inside the caller's transaction, so the idea's new status and its coins commit together.
 
-Locks are always taken in the same order: the campaign's advisory lock (shared; completion takes it
-exclusively), ideas by ascending id, then balance rows by ascending user id.  That order makes
-deadlocks between coin operations impossible.
+Locks: a member's operation takes the campaign's advisory lock shared, then that member's balance row, their
+allocation rows, and the ideas (ascending id) last, so the row everyone contends for (a popular idea's
+counter) is held only from its update to the commit.  Settling an idea (accept, withdraw, reject, merge)
+holds the idea and then locks many members' rows, the opposite order, so it first takes the campaign's
+advisory lock exclusively (`lock_campaign_exclusive`): it never runs beside a member's operation, and no
+lock cycle can form.  Within a settlement, balance rows are locked by ascending user id.
 """
 
 from __future__ import annotations
@@ -124,6 +127,17 @@ async def lock_campaign_shared(session: AsyncSession, campaign_id: UUID) -> None
 async def lock_campaign_exclusive(session: AsyncSession, campaign_id: UUID) -> None:
     """Wait for in-flight coin operations of the campaign to finish and keep new ones out until commit."""
     await session.execute(select(func.pg_advisory_xact_lock(campaign_lock_key(campaign_id))))
+
+
+async def _require_campaign_exclusive(session: AsyncSession, campaign_id: UUID) -> None:
+    """Settlements must hold the campaign lock exclusively from before they locked the idea.
+
+    Waiting for it now, with the idea already locked, could deadlock with a member's operation that holds the
+    shared lock and waits for that idea; so only try.  The try succeeds at once when this transaction already
+    holds the lock (or when no coin operation is in flight, which is just as safe).
+    """
+    if not await session.scalar(select(func.pg_try_advisory_xact_lock(campaign_lock_key(campaign_id)))):
+        raise RuntimeError("settling an idea's coins needs lock_campaign_exclusive() before the idea is locked")
 
 
 def policy_of(campaign: Any) -> Policy:
@@ -365,10 +379,11 @@ async def close_idea(
 
     Accepted: every coin on it is expended for good (the allocations stay, as the record of who paid).
     Withdrawn or rejected: the coins return to their owners, or are forfeited if recycling is off.
-    The caller has already locked the idea (by changing its status) in this transaction.
+    The caller holds the campaign's advisory lock exclusively and has locked the idea (by changing its
+    status) in this transaction.
     """
     kind = ledger.closing_kind(policy_of(campaign), outcome)
-    await lock_campaign_shared(session, campaign.id)
+    await _require_campaign_exclusive(session, campaign.id)
     await _lock_supporters(session, campaign.id, idea_id)
     parameters = {"idea": idea_id, "campaign": campaign.id}
     await session.execute(_RECYCLE if kind == Kind.RECYCLE else _EXPEND, parameters)
@@ -389,12 +404,12 @@ async def move_on_merge(
 ) -> int:
     """Move every allocation of a merged idea onto its target; balances do not change. Returns coins moved.
 
-    The caller has locked both ideas (ascending id) in this transaction.  The merged allocation of each member
-    is a rule (`ledger.merged_allocation`: under quadratic pricing the votes follow from the combined coins),
-    so it is computed here and written back in two batched statements.
+    The caller holds the campaign's advisory lock exclusively and has locked both ideas (ascending id).  The
+    merged allocation of each member is a rule (`ledger.merged_allocation`: under quadratic pricing the votes
+    follow from the combined coins), so it is computed here and written back in two batched statements.
     """
     policy = policy_of(campaign)
-    await lock_campaign_shared(session, campaign.id)
+    await _require_campaign_exclusive(session, campaign.id)
     sources = list(
         await session.execute(
             select(CoinAllocation.user_id, CoinAllocation.coins)

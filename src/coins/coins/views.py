@@ -21,14 +21,14 @@ from coins.campaigns.access import CampaignAccess, CampaignNotFound
 from coins.campaigns.services import CampaignService
 from coins.campaigns.views import campaign_context
 from coins.coins import ledger
+from coins.coins.announce import announce_member_move
 from coins.coins.gateway import CoinGateway
 from coins.coins.models import CoinAllocation
 from coins.coins.services import CoinError, MemberCoins, allocations_of, balance_of, history_of, policy_of
 from coins.ideas.models import Idea
-from coins.lib import live
 from coins.lib.errors import PermissionDenied
 from coins.lib.forms import form_data, safe_next
-from coins.lib.metrics import COIN_ALLOCATION_FAILURES, COIN_ALLOCATIONS
+from coins.lib.metrics import COIN_ALLOCATION_FAILURES
 from coins.lib.sessions import flash
 
 OPERATIONS = ("allocate", "release", "reallocate")
@@ -157,8 +157,12 @@ class CoinPages(Controller):
                     key=None,
                 )  # fmt: skip
                 message = f"You moved {amount} to the other idea."
-            COIN_ALLOCATIONS.labels(operation).inc()
-            live.campaign_changed(request.app.state.valkey, access.campaign.id)  # boards re-rank (coalesced)
+            await announce_member_move(
+                request.app.state,
+                campaign_id=access.campaign.id,
+                operation=operation,
+                idea_id={"allocate": idea_id, "reallocate": target_id}.get(operation),
+            )
         except CoinError as error:
             COIN_ALLOCATION_FAILURES.labels(operation, error.error_code).inc()
             message, category = error.message, "error"

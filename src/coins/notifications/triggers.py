@@ -352,16 +352,49 @@ def _flag(idea_id: int) -> str:
     return f"coins_received:pending:{idea_id}"
 
 
-async def notify_coins_received(valkey: Valkey, queue: Queue, *, idea_id: int) -> None:
+class RaisedHere:
+    """When this process last raised each idea's flag itself (monotonic seconds); one per app.
+
+    The job that a raise scheduled runs COINS_RECEIVED_DELAY later at the earliest, so for a while after it
+    the flag is certainly still up and asking Valkey again would only hear "already raised": a burst of
+    allocations costs one round trip per process, not one per allocation.  Only our own successful raise
+    counts; a flag raised by another replica says nothing about when its job runs.
+    """
+
+    FRESH_SECONDS = COINS_RECEIVED_DELAY / 2
+    MAX_IDEAS = 10_000
+
+    def __init__(self) -> None:
+        self._raised_at: dict[int, float] = {}
+
+    def is_fresh(self, idea_id: int, now: float) -> bool:
+        raised_at = self._raised_at.get(idea_id)
+        return raised_at is not None and now - raised_at < self.FRESH_SECONDS
+
+    def remember(self, idea_id: int, now: float) -> None:
+        if len(self._raised_at) >= self.MAX_IDEAS:
+            self._raised_at = {i: at for i, at in self._raised_at.items() if now - at < self.FRESH_SECONDS}
+        self._raised_at[idea_id] = now
+
+
+async def notify_coins_received(
+    valkey: Valkey, queue: Queue, *, idea_id: int, raised_here: RaisedHere | None = None
+) -> None:
     """After an allocation to `idea_id` has committed: make sure one job will look at the idea soon.
 
-    One Valkey round trip on the hot path; the first allocation of a burst also enqueues the job (delayed
+    At most one Valkey round trip on the hot path (none while this process's own raise is fresh, see
+    `RaisedHere`); the first allocation of a burst also enqueues the job (delayed
     by COINS_RECEIVED_DELAY so the burst arrives together).  The job clears the flag before it reads the
     ledger, so an allocation committed after that read raises the flag again and gets its own job.
     Failures are logged, never raised: the allocation has happened either way.
     """
+    now = time.monotonic()
+    if raised_here is not None and raised_here.is_fresh(idea_id, now):
+        return
     try:
         if await valkey.set(_flag(idea_id), "1", nx=True, ex=_FLAG_TTL):
+            if raised_here is not None:
+                raised_here.remember(idea_id, now)
             job = make_job("notice_coins_received", idea_id=idea_id)
             job.scheduled = int(time.time()) + COINS_RECEIVED_DELAY
             await queue.enqueue(job)
@@ -536,6 +569,7 @@ def _email_decision(
 
 __all__ = [
     "COINS_RECEIVED_DELAY",
+    "RaisedHere",
     "clear_coins_received_flag",
     "notifier_for",
     "notify_campaign_event",
