@@ -9,7 +9,10 @@ when an administrator changed the policy meanwhile, so a stale cache can never a
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +25,9 @@ from coins.settings import Settings
 
 POLICY_TTL_SECONDS = 5.0
 COIN_POOL_NAME = "coins-coin-path"
+# Operations per idea and process at the database at once (IdeaGates): measured on the benchmark's one hot
+# idea, 3 gave ~15% more allocations per second than no gate, 1 gave less (nothing overlaps the commit).
+IDEA_GATE_WIDTH = 3
 BROKEN_CONNECTION = (
     asyncpg.InterfaceError,
     asyncpg.exceptions.InternalClientError,
@@ -73,6 +79,7 @@ class CoinGateway:
         self.size = settings.database.coin_pool_size
         self.pool: asyncpg.Pool | None = None
         self._policies: dict[str, tuple[float, CampaignPolicy]] = {}
+        self._idea_gates = IdeaGates(IDEA_GATE_WIDTH)
 
     async def start(self) -> None:
         self.pool = await asyncpg.create_pool(
@@ -115,6 +122,10 @@ class CoinGateway:
         return int(row["coins"]) if row is not None else 0
 
     async def move(self, params: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        async with self._idea_gates.enter(params["take_idea"], params["put_idea"]):
+            return await self._move(params)
+
+    async def _move(self, params: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         row = await self._fetchrow(
             _MOVE,
             params["campaign"], params["user"], params["actor"], params["key"], params["fingerprint"],
@@ -138,6 +149,43 @@ class CoinGateway:
                 # close it here: the pool replaces it, and the caller's error handler answers 503.
                 connection.terminate()
                 raise
+
+
+class IdeaGates:
+    """At most `width` of this process's operations on one idea are at the database at a time.
+
+    Operations on one idea serialize on its counter row anyway (from the row's update to the commit).  With
+    many in flight, the others would queue in PostgreSQL's lock manager, where each waiter holds a connection
+    and a backend and every handover wakes processes; here they wait as cheap asyncio tasks instead, and the
+    pool's connections stay free for operations on other ideas.  A few (not one) go through so that each
+    operation's own work before the counter update overlaps with the previous one's commit.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self._gates: dict[int, asyncio.Semaphore] = {}
+        self._users: dict[int, int] = {}
+
+    @asynccontextmanager
+    async def enter(self, *ideas: int | None) -> AsyncIterator[None]:
+        ordered = sorted({idea for idea in ideas if idea is not None})  # one order: no cycle between two ideas
+        for idea in ordered:
+            self._users[idea] = self._users.get(idea, 0) + 1
+            if idea not in self._gates:
+                self._gates[idea] = asyncio.Semaphore(self.width)
+        entered: list[int] = []
+        try:
+            for idea in ordered:
+                await self._gates[idea].acquire()
+                entered.append(idea)
+            yield
+        finally:
+            for idea in entered:
+                self._gates[idea].release()
+            for idea in ordered:
+                self._users[idea] -= 1
+                if not self._users[idea]:  # nobody holds or waits: forget the idea
+                    del self._users[idea], self._gates[idea]
 
 
 async def _no_reset(connection: asyncpg.Connection) -> None:
