@@ -40,7 +40,7 @@ async def test_allocate_with_htmx_updates_in_place(
     assert "yours: <strong>12</strong>" in response.text
     assert 'id="balance" hx-swap-oob="true"' in response.text
     # As through the API: the idea's author will hear of it (the flag is up, one job is scheduled).
-    assert await valkey.get(f"coins_received:pending:{arena.ideas[0]}") == b"1"
+    assert await valkey.get(f"coins_received:pending:{arena.ideas[0]}") is not None
     assert re.search(r'<span class="balance-number">88</span> <span>available</span>', response.text)
 
     refused = await client.post(

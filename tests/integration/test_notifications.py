@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ from coins.notifications.services import (
     run_fanout,
 )
 from coins.notifications.tokens import make_unsubscribe_token
-from coins.notifications.triggers import notify_idea_event, process_coins_received
+from coins.notifications.triggers import COINS_RECEIVED_DELAY, notify_idea_event, process_coins_received
 from coins.settings import Settings
 from coins.worker import make_queue
 from tests.conftest import PASSWORD
@@ -488,7 +489,9 @@ async def test_coins_received_is_one_updated_notice_and_at_most_one_email_an_hou
     for auth, amount in [(backers[0], 2), (backers[1], 3), (backers[0], 1), (backers[2], 4), (author, 5)]:
         await allocate(auth, amount)
     # The hot path only raised a flag and scheduled one job for the whole burst.
-    assert await valkey.get(f"coins_received:pending:{idea}") == b"1"
+    flag = await valkey.get(f"coins_received:pending:{idea}")  # up, holding the job's scheduled time
+    assert flag is not None
+    assert time.time() < int(flag) <= time.time() + COINS_RECEIVED_DELAY
     queued = [
         k for k in await valkey.keys("saq:job:coins:*") if b"notice_coins_received" in (await valkey.get(k) or b"")
     ]
@@ -613,3 +616,31 @@ async def test_large_groups_are_fanned_out_in_batches_without_duplicates(
     async with db_engine.connect() as conn:
         done = (await conn.execute(text("SELECT status, notified, emails FROM notification_fanouts"))).one()
     assert tuple(done) == ("done", 249, 248)
+
+
+async def test_a_raised_coins_received_flag_is_trusted_until_its_job_is_due(
+    valkey: Valkey, queue: Queue, clean: None
+) -> None:
+    """Two replicas: the first raises the flag and schedules the job; the second learns when it runs."""
+    from coins.notifications.triggers import RaisedHere, notify_coins_received
+
+    first, second = RaisedHere(), RaisedHere()
+    flag = "coins_received:pending:41"
+    await notify_coins_received(valkey, queue, idea_id=41, raised_here=first)
+    scheduled = int(await valkey.get(flag) or 0)
+    assert scheduled > time.time()
+    await notify_coins_received(valkey, queue, idea_id=41, raised_here=second)  # "already raised, runs at ..."
+    assert second.is_fresh(41, time.time())
+    assert not second.is_fresh(41, scheduled - RaisedHere.MARGIN_SECONDS)
+
+    await valkey.delete(flag)  # while trusted, neither replica asks Valkey again
+    for replica in (first, second):
+        await notify_coins_received(valkey, queue, idea_id=41, raised_here=replica)
+    assert await valkey.get(flag) is None
+    queued = [
+        k for k in await valkey.keys("saq:job:coins:*") if b"notice_coins_received" in (await valkey.get(k) or b"")
+    ]
+    assert len(queued) == 1  # one job for the burst
+
+    await notify_coins_received(valkey, queue, idea_id=41)  # a caller with no memory always asks
+    assert await valkey.get(flag) is not None

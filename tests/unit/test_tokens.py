@@ -9,7 +9,6 @@ import jwt
 import pytest
 
 from coins.accounts.tokens import InvalidToken, issue_access_token, read_access_token
-from coins.notifications.triggers import RaisedHere
 from coins.settings import SecuritySettings
 
 SECRET = "unit-test-secret-that-is-long-enough-0123456789"
@@ -64,14 +63,3 @@ def test_a_forged_signature_is_refused() -> None:
     forged = f"{header}.{payload}.{signature[::-1]}"
     with pytest.raises(InvalidToken):
         read_access_token(security(), forged)
-
-
-def test_raised_here_is_fresh_only_briefly_and_stays_bounded() -> None:
-    raised = RaisedHere()
-    raised.remember(1, now=100.0)
-    assert raised.is_fresh(1, now=100.0 + RaisedHere.FRESH_SECONDS - 0.01)
-    assert not raised.is_fresh(1, now=100.0 + RaisedHere.FRESH_SECONDS)
-    assert not raised.is_fresh(2, now=100.0)
-    for idea in range(RaisedHere.MAX_IDEAS + 5):
-        raised.remember(idea, now=1_000.0 + idea * RaisedHere.FRESH_SECONDS)  # each stale by the next
-    assert len(raised._raised_at) <= RaisedHere.MAX_IDEAS

@@ -353,28 +353,38 @@ def _flag(idea_id: int) -> str:
 
 
 class RaisedHere:
-    """When this process last raised each idea's flag itself (monotonic seconds); one per app.
+    """Until when, per idea, this process knows a coins-received job is still to run (wall-clock seconds).
 
-    The job that a raise scheduled runs COINS_RECEIVED_DELAY later at the earliest, so for a while after it
-    the flag is certainly still up and asking Valkey again would only hear "already raised": a burst of
-    allocations costs one round trip per process, not one per allocation.  Only our own successful raise
-    counts; a flag raised by another replica says nothing about when its job runs.
+    The flag's value is the pending job's scheduled time.  Until shortly before it, the flag is certainly
+    still up (the job clears it when it starts) and the job will see every allocation committed by then, so
+    asking Valkey again would only hear "already raised": a burst of allocations costs one round trip per
+    process and job, not one per allocation.  One per app.
     """
 
-    FRESH_SECONDS = COINS_RECEIVED_DELAY / 2
+    # Clocks of replicas and the worker may disagree a little; stop trusting the flag this long before.
+    MARGIN_SECONDS = 1.0
     MAX_IDEAS = 10_000
 
     def __init__(self) -> None:
-        self._raised_at: dict[int, float] = {}
+        self._until: dict[int, float] = {}
 
     def is_fresh(self, idea_id: int, now: float) -> bool:
-        raised_at = self._raised_at.get(idea_id)
-        return raised_at is not None and now - raised_at < self.FRESH_SECONDS
+        return now < self._until.get(idea_id, 0.0)
 
-    def remember(self, idea_id: int, now: float) -> None:
-        if len(self._raised_at) >= self.MAX_IDEAS:
-            self._raised_at = {i: at for i, at in self._raised_at.items() if now - at < self.FRESH_SECONDS}
-        self._raised_at[idea_id] = now
+    def remember(self, idea_id: int, job_scheduled_at: float, now: float) -> None:
+        until = job_scheduled_at - self.MARGIN_SECONDS
+        if until <= now:
+            return
+        if len(self._until) >= self.MAX_IDEAS:
+            self._until = {i: t for i, t in self._until.items() if t > now}
+        self._until[idea_id] = until
+
+
+def _scheduled_at(flag_value: bytes | str | None) -> float | None:
+    try:
+        return float(flag_value) if flag_value is not None else None
+    except ValueError:
+        return None
 
 
 async def notify_coins_received(
@@ -382,22 +392,27 @@ async def notify_coins_received(
 ) -> None:
     """After an allocation to `idea_id` has committed: make sure one job will look at the idea soon.
 
-    At most one Valkey round trip on the hot path (none while this process's own raise is fresh, see
-    `RaisedHere`); the first allocation of a burst also enqueues the job (delayed
-    by COINS_RECEIVED_DELAY so the burst arrives together).  The job clears the flag before it reads the
-    ledger, so an allocation committed after that read raises the flag again and gets its own job.
-    Failures are logged, never raised: the allocation has happened either way.
+    At most one Valkey round trip on the hot path (none while a known job is still to come, see
+    `RaisedHere`): the flag is raised with the job's scheduled time, and the first allocation of a burst
+    also enqueues that job (delayed by COINS_RECEIVED_DELAY so the burst arrives together).  The job clears
+    the flag before it reads the ledger, so an allocation committed after that read raises the flag again
+    and gets its own job.  Failures are logged, never raised: the allocation has happened either way.
     """
-    now = time.monotonic()
+    now = time.time()
     if raised_here is not None and raised_here.is_fresh(idea_id, now):
         return
     try:
-        if await valkey.set(_flag(idea_id), "1", nx=True, ex=_FLAG_TTL):
-            if raised_here is not None:
-                raised_here.remember(idea_id, now)
+        scheduled = int(now) + COINS_RECEIVED_DELAY
+        previous = await valkey.set(_flag(idea_id), str(scheduled), nx=True, ex=_FLAG_TTL, get=True)
+        if previous is None:  # raised by us: schedule its job
             job = make_job("notice_coins_received", idea_id=idea_id)
-            job.scheduled = int(time.time()) + COINS_RECEIVED_DELAY
+            job.scheduled = scheduled
             await queue.enqueue(job)
+            known: float | None = scheduled
+        else:
+            known = _scheduled_at(previous)
+        if raised_here is not None and known is not None:
+            raised_here.remember(idea_id, known, now)
     except Exception as exc:
         logger.warning("coins received for idea %s not scheduled: %s", idea_id, exc)
 
