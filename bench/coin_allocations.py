@@ -9,7 +9,8 @@ What runs, all on this machine and on the same embedded PostgreSQL:
     the coin function), for (a) one app process with two granian workers and (b) two replicas behind Envoy,
     each for two shapes: allocations spread over 200 ideas, and every member piling onto one hot idea.
 The load generator is wrk (Debian package), which posts as many members with real bearer tokens.  After
-every run the ledger audit must be clean.  Results go to bench/results/coin-allocations.{md,json}.
+every run the ledger audit must be clean.  Each run is repeated (--rounds) and the median kept, because the
+machine is shared.  Results go to bench/results/coin-allocations.{md,json}.
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ class Run:
     p99_ms: float
     errors: int
     requests: int
+    # pgbench TPC-B measured just before this run on the same PostgreSQL: the machine is shared and its
+    # speed drifts by tens of percent within minutes, so each run is compared with its own neighbour.
+    baseline_tps: float = 0.0
+
+    @property
+    def ratio(self) -> float:
+        return self.requests_per_second / self.baseline_tps if self.baseline_tps else 0.0
 
 
 def ensure_wrk() -> str:
@@ -122,21 +130,22 @@ def lua_script(path: Path, *, slug: str, tokens: list[str], ideas: list[int]) ->
     return path
 
 
-def pgbench(postgres: EmbeddedPostgres, *, duration: int) -> dict[str, float]:
-    postgres.create_database("pgbench")
-    env = {**os.environ, "PGPASSWORD": postgres.password}
-    base = [str(postgres.bin_dir() / "pgbench"), "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres"]
-    subprocess.run([*base, "-i", "-s", "1", "-q", "pgbench"], check=True, capture_output=True, env=env)
-    results = {}
-    for name, extra in (("tpcb_like", []), ("select_only", ["-S"])):
+class PgBench:
+    """pgbench on the benchmark's PostgreSQL (its own database, scale 1, 8 clients)."""
+
+    def __init__(self, postgres: EmbeddedPostgres) -> None:
+        postgres.create_database("pgbench")
+        self.env = {**os.environ, "PGPASSWORD": postgres.password}
+        self.base = [str(postgres.bin_dir() / "pgbench"), "-h", "127.0.0.1", "-p", str(postgres.port),
+                     "-U", "postgres"]  # fmt: skip
+        subprocess.run([*self.base, "-i", "-s", "1", "-q", "pgbench"], check=True, capture_output=True, env=self.env)
+
+    def tps(self, *, duration: int, select_only: bool = False) -> float:
         output = subprocess.run(
-            [*base, "-c", "8", "-j", "2", "-T", str(duration), *extra, "pgbench"],
-            check=True, capture_output=True, text=True, env=env,
+            [*self.base, "-c", "8", "-j", "2", "-T", str(duration), *(["-S"] if select_only else []), "pgbench"],
+            check=True, capture_output=True, text=True, env=self.env,
         ).stdout  # fmt: skip
-        tps = float(re.search(r"tps = ([\d.]+)", output).group(1))  # type: ignore[union-attr]
-        print(f"  pgbench {name}: {tps:,.0f} TPS")
-        results[name] = tps
-    return results
+        return float(re.search(r"tps = ([\d.]+)", output).group(1))  # type: ignore[union-attr]
 
 
 HELLO_APP = """
@@ -232,11 +241,20 @@ async def audit(database_url: str) -> str:
     return report.summary()
 
 
-def main() -> None:
+SHAPES = ("spread over 200 ideas", "one hot idea")
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--duration", type=int, default=15, help="seconds per allocation run")
+    parser.add_argument("--baseline-duration", type=int, default=10, help="seconds of pgbench before each run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per topology and shape (the median is kept)")
     parser.add_argument("--connections", type=int, default=64)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     wrk = ensure_wrk()
     workdir = Path(tempfile.mkdtemp(prefix="bench-", dir=ROOT / ".coins"))
     postgres = EmbeddedPostgres(workdir / "postgres", database="coins_bench")
@@ -254,20 +272,37 @@ def main() -> None:
         settings = load_settings(env)
         run_migrations(settings)
         slug, tokens, spread, hot = asyncio.run(seed(database_url, settings.security))
-        spread_script = lua_script(workdir / "spread.lua", slug=slug, tokens=tokens, ideas=spread)
-        hot_script = lua_script(workdir / "hot.lua", slug=slug, tokens=tokens, ideas=[hot])
+        scripts = {
+            SHAPES[0]: lua_script(workdir / "spread.lua", slug=slug, tokens=tokens, ideas=spread),
+            SHAPES[1]: lua_script(workdir / "hot.lua", slug=slug, tokens=tokens, ideas=[hot]),
+        }
 
         print("Baselines")
-        pg = pgbench(postgres, duration=args.duration)
-        runs.append(hello_baseline(wrk, workdir, duration=args.duration, connections=args.connections))
+        bench = PgBench(postgres)
+        pg = {
+            "tpcb_like": bench.tps(duration=args.duration),
+            "select_only": bench.tps(duration=args.duration, select_only=True),
+        }
+        print(f"  pgbench TPC-B-like {pg['tpcb_like']:,.0f} TPS, select-only {pg['select_only']:,.0f} TPS")
+        hello = hello_baseline(wrk, workdir, duration=args.duration, connections=args.connections)
+        hello.baseline_tps = pg["tpcb_like"]
+        runs.append(hello)
+
+        def measure(topology: str, url: str) -> None:
+            for round_number in range(1, args.rounds + 1):
+                for shape, script in scripts.items():
+                    baseline = bench.tps(duration=args.baseline_duration)
+                    run = run_wrk(wrk, f"{topology}, {shape}", url, script=script, duration=args.duration,
+                                  connections=args.connections)  # fmt: skip
+                    run.baseline_tps = baseline
+                    runs.append(run)
+                    print(f"    round {round_number}: pgbench just before {baseline:,.0f} TPS, ratio {run.ratio:.2f}; "
+                          + asyncio.run(audit(database_url)))  # fmt: skip
 
         print("(a) one app process, two workers")
         app = AppProcess(env=env, workers=2).start()
         try:
-            for shape, script in (("spread over 200 ideas", spread_script), ("one hot idea", hot_script)):
-                runs.append(run_wrk(wrk, f"direct, {shape}", app.url, script=script,
-                                    duration=args.duration, connections=args.connections))  # fmt: skip
-                print("   ", asyncio.run(audit(database_url)))
+            measure("direct", app.url)
         finally:
             app.stop()
 
@@ -275,10 +310,7 @@ def main() -> None:
         replicas = [AppProcess(env=env).start(), AppProcess(env=env).start()]
         envoy = EnvoyProcess([r.port for r in replicas]).start()
         try:
-            for shape, script in (("spread over 200 ideas", spread_script), ("one hot idea", hot_script)):
-                runs.append(run_wrk(wrk, f"Envoy + 2 replicas, {shape}", envoy.url, script=script,
-                                    duration=args.duration, connections=args.connections))  # fmt: skip
-                print("   ", asyncio.run(audit(database_url)))
+            measure("Envoy + 2 replicas", envoy.url)
         finally:
             envoy.stop()
             for replica in replicas:
@@ -290,30 +322,54 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def median_run(runs: list[Run]) -> Run:
+    ordered = sorted(runs, key=lambda run: run.ratio)
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def write_results(pg: dict[str, float], runs: list[Run], args: argparse.Namespace) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    tpcb = pg["tpcb_like"]
+    hello, allocation_runs = runs[0], runs[1:]
+    names = list(dict.fromkeys(run.name for run in allocation_runs))
     lines = [
         "# Coin allocation benchmark",
         "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores; wrk -t2 -c{args.connections} "
-        f"-d{args.duration}s; {MEMBERS} members with bearer tokens, one coin per request.",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores (shared by PostgreSQL, Valkey, "
+        f"the app, Envoy and wrk); wrk -t2 -c{args.connections} -d{args.duration}s; {MEMBERS} members with bearer "
+        "tokens, one coin per request, rate limits off.",
         "",
-        f"Baseline pgbench on the same PostgreSQL (8 clients): TPC-B-like **{tpcb:,.0f} TPS**, "
-        f"select-only {pg['select_only']:,.0f} TPS.",
+        f"Every allocation run is compared with pgbench TPC-B-like (8 clients, {args.baseline_duration} s) run on the "
+        f"same PostgreSQL just before it; each row is the median of {args.rounds} rounds by that ratio (all "
+        "rounds in coin-allocations.json).",
         "",
-        "| run | requests/s | p50 ms | p99 ms | errors | ratio to pgbench TPC-B |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"Baselines at the start: pgbench TPC-B-like {pg['tpcb_like']:,.0f} TPS, select-only "
+        f"{pg['select_only']:,.0f} TPS; plain Litestar hello (granian, 2 workers) {hello.requests_per_second:,.0f} "
+        f"req/s, p50 {hello.p50_ms:.1f} ms, p99 {hello.p99_ms:.1f} ms.",
+        "",
+        "| run | allocations/s | p50 ms | p99 ms | errors | pgbench TPS just before | ratio | ratio range |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    lines.extend(
-        f"| {run.name} | {run.requests_per_second:,.0f} | {run.p50_ms:.1f} | {run.p99_ms:.1f} | {run.errors} | "
-        f"{run.requests_per_second / tpcb:.2f} |"
-        for run in runs
-    )
+    for name in names:
+        rounds = [run for run in allocation_runs if run.name == name]
+        middle = median_run(rounds)
+        low, high = min(r.ratio for r in rounds), max(r.ratio for r in rounds)
+        lines.append(
+            f"| {name} | {middle.requests_per_second:,.0f} | {middle.p50_ms:.1f} | {middle.p99_ms:.1f} | "
+            f"{sum(r.errors for r in rounds)} | {middle.baseline_tps:,.0f} | **{middle.ratio:.2f}** | "
+            f"{low:.2f}-{high:.2f} |"
+        )
     lines += ["", "The ledger audit was clean after every allocation run."]
     (RESULTS / "coin-allocations.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (RESULTS / "coin-allocations.json").write_text(
-        json.dumps({"pgbench": pg, "runs": [asdict(r) for r in runs], "measured_at": time.time()}, indent=2),
+        json.dumps(
+            {
+                "pgbench": pg,
+                "runs": [{**asdict(r), "ratio": round(r.ratio, 3)} for r in runs],
+                "measured_at": time.time(),
+                "arguments": vars(args),
+            },
+            indent=2,
+        ),
         encoding="utf-8",
     )
     print("\n".join(lines))
