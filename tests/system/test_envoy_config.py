@@ -6,12 +6,17 @@
 
 from __future__ import annotations
 
+import socket
+import socketserver
+import struct
+import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.support.envoy import ENVOY_CONFIG, load_config, rewrite_for_local, validate, write_config
+from tests.support.envoy import ENVOY_CONFIG, EnvoyProcess, load_config, rewrite_for_local, validate, write_config
 
 pytestmark = pytest.mark.system
 
@@ -84,15 +89,81 @@ def test_production_settings_that_matter() -> None:
     assert (check["interval"], check["unhealthy_threshold"], check["healthy_threshold"]) == ("2s", 2, 1)
 
     routes = _routes(config)
-    for route in routes.values():
+    # Retried after a reset only when repeating is harmless (reads, keyed writes); other writes only when
+    # they cannot have reached a replica.
+    for name, route in routes.items():
         policy = route["route"]["retry_policy"]
-        assert policy["retry_on"] == "connect-failure,refused-stream,reset"
+        expected = "connect-failure,refused-stream" if name == "app" else "connect-failure,refused-stream,reset"
+        assert policy["retry_on"] == expected, name
         assert policy["num_retries"] == 3
-    assert routes["app"]["route"]["timeout"] == "60s"
+    assert routes["app_repeatable"]["match"]["headers"][0]["name"] == ":method"
+    assert routes["app_with_idempotency_key"]["match"]["headers"] == [
+        {"name": "idempotency-key", "present_match": True}
+    ]
+    for name in ("app_repeatable", "app_with_idempotency_key", "app"):
+        assert routes[name]["route"]["timeout"] == "60s"
     # Event streams must not be cut by the 60 s timeout: by path and by Accept header, before the catch-all.
-    assert list(routes) == ["events", "event_stream_accept", "app"]
+    assert list(routes) == ["events", "event_stream_accept", "app_repeatable", "app_with_idempotency_key", "app"]
     assert routes["events"]["match"] == {"prefix": "/events"}
     assert routes["event_stream_accept"]["match"]["headers"][0]["name"] == "accept"
     for name in ("events", "event_stream_accept"):
         assert routes[name]["route"]["timeout"] == "0s"
         assert routes[name]["route"]["idle_timeout"] == "3600s"
+
+
+class DroppingUpstream:
+    """A replica that dies mid-request, every time: it answers Envoy's health checks, but reads every other
+    request and then drops the connection without answering (so it may or may not have acted on it)."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        upstream = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                request_line = self.rfile.readline().decode("latin-1")
+                headers = {}
+                while (line := self.rfile.readline().decode("latin-1").strip()) != "":
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                self.rfile.read(int(headers.get("content-length", "0")))
+                method, path, _ = request_line.split(" ", 2)
+                if path == "/health":
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                    return
+                upstream.received.append(f"{method} {path} key={'idempotency-key' in headers}")
+                # Close with a reset rather than a clean FIN: the request is gone, no answer will come.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_only_requests_safe_to_repeat_are_retried_after_a_replica_dies_mid_request() -> None:
+    """A write without an Idempotency-Key may already have been applied: Envoy must not send it again."""
+    upstreams = [DroppingUpstream(), DroppingUpstream()]
+    envoy = EnvoyProcess([u.port for u in upstreams]).start()
+
+    def attempts(method: str, headers: dict[str, str]) -> tuple[int, int]:
+        for upstream in upstreams:
+            upstream.received.clear()
+        response = httpx.request(method, envoy.url + "/api/campaigns/x/coins/allocate", json={}, headers=headers,
+                                 timeout=20)  # fmt: skip
+        return response.status_code, sum(len(u.received) for u in upstreams)
+
+    try:
+        assert attempts("POST", {}) == (503, 1)  # the client gets the uncertainty, not a second allocation
+        status, tries = attempts("POST", {"Idempotency-Key": "k-1"})
+        assert (status, tries) == (503, 4)  # the first try and three retries: the key makes them harmless
+        status, tries = attempts("GET", {})
+        assert (status, tries) == (503, 4)
+    finally:
+        envoy.stop()
+        for upstream in upstreams:
+            upstream.close()
