@@ -383,7 +383,8 @@ def audit() -> None:
 @click.option("--message", default="", help="Shown on the maintenance page.")
 def maintenance(state: str, message: str) -> None:
     """Switch maintenance mode for every replica (or show it)."""
-    from coins.lib.maintenance import get_maintenance, set_maintenance
+    from coins.lib.db import make_sqlalchemy_config, standalone_session
+    from coins.lib.maintenance import get_maintenance, set_maintenance, switch_maintenance
     from coins.lib.valkey import make_valkey
 
     settings = _settings()
@@ -396,6 +397,15 @@ def maintenance(state: str, message: str) -> None:
         try:
             if state == "status":
                 current = await get_maintenance(client)
+            elif settings.database.url:  # the switch goes to the audit trail too
+                config = make_sqlalchemy_config(settings)
+                try:
+                    async with standalone_session(config) as session:
+                        current = await switch_maintenance(
+                            client, session, enabled=state == "on", message=message, by="cli", actor_id=None
+                        )
+                finally:
+                    await config.get_engine().dispose()
             else:
                 current = await set_maintenance(client, enabled=state == "on", message=message, by="cli")
         finally:

@@ -182,6 +182,15 @@ class AccountService(SQLAlchemyAsyncRepositoryService[User, UserRepository]):
             .returning(User.failed_login_count, User.locked_until)
         )
         row = result.one()
+        if row.failed_login_count == self.security.max_failed_logins:  # this failure locked the account
+            audit.record(
+                self.db,
+                actor_id=None,
+                action="user.locked_out",
+                entity_type="user",
+                entity_id=user.id,
+                after={"failed_logins": row.failed_login_count, "locked_until": row.locked_until.isoformat()},
+            )
         await commit(self.db)
         user.failed_login_count, user.locked_until = row.failed_login_count, row.locked_until
         if row.locked_until is not None and row.failed_login_count >= self.security.max_failed_logins:

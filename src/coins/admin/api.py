@@ -9,12 +9,13 @@ import msgspec
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.accounts.api import user_read
 from coins.accounts.auth import admin_required, require_user
 from coins.accounts.schemas import ActiveChange, RoleChange, UserList, UserRead
 from coins.accounts.services import AccountService
-from coins.lib.maintenance import get_maintenance, set_maintenance
+from coins.lib.maintenance import get_maintenance, switch_maintenance
 
 
 class MaintenanceRead(msgspec.Struct, kw_only=True):
@@ -74,12 +75,18 @@ class AdminApiController(Controller):
 
     @put("/maintenance", summary="Switch maintenance mode on or off for every replica")
     async def change_maintenance(
-        self, request: Request[Any, Any, Any], data: JSONBody[MaintenanceChange]
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[MaintenanceChange],
+        db_session: NamedDependency[AsyncSession],
     ) -> MaintenanceRead:
-        state = await set_maintenance(
+        admin = require_user(request)
+        state = await switch_maintenance(
             request.app.state.valkey,
+            db_session,
             enabled=data.enabled,
             message=data.message,
-            by=require_user(request).email,
+            by=admin.email,
+            actor_id=admin.id,
         )
         return MaintenanceRead(enabled=state.enabled, message=state.message, since=state.since, by=state.by)

@@ -18,7 +18,7 @@ from coins.admin.services import get_email, list_outbox
 from coins.coins.audit import run_audit
 from coins.lib.errors import AppError
 from coins.lib.forms import form_data, redirect
-from coins.lib.maintenance import get_maintenance, set_maintenance
+from coins.lib.maintenance import get_maintenance, switch_maintenance
 from coins.lib.sessions import flash
 
 PAGE_SIZE = 25
@@ -138,14 +138,17 @@ class AdminPages(Controller):
         return Template("admin/audit.html", context={"report": report})
 
     @post("/maintenance", name="admin.maintenance")
-    async def maintenance(self, request: Request[Any, Any, Any]) -> Redirect:
+    async def maintenance(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Redirect:
         values = await form_data(request)
         enabled = values.get("enabled") == "true"
-        await set_maintenance(
+        admin = require_user(request)
+        await switch_maintenance(
             request.app.state.valkey,
+            db_session,
             enabled=enabled,
             message=values.get("message", "").strip()[:500],
-            by=require_user(request).email,
+            by=admin.email,
+            actor_id=admin.id,
         )
         flash(
             request,

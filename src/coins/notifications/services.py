@@ -44,6 +44,7 @@ from uuid_utils.compat import uuid7
 from coins.accounts.models import User
 from coins.campaigns.models import CampaignMember
 from coins.coins.models import CoinAllocation, LedgerEntry
+from coins.lib import audit
 from coins.lib.db import after_commit
 from coins.lib.jobs import make_job
 from coins.notifications import live
@@ -827,9 +828,14 @@ class PreferenceError(ValueError):
 
 
 async def set_preferences(
-    session: AsyncSession, user_id: UUID, changes: Sequence[tuple[str, bool | None, str | None]]
+    session: AsyncSession,
+    user_id: UUID,
+    changes: Sequence[tuple[str, bool | None, str | None]],
+    *,
+    via: str = "settings",
 ) -> list[Preference]:
-    """Apply (event, in_app, email_mode) changes; None leaves that half as it is.  Commits."""
+    """Apply (event, in_app, email_mode) changes; None leaves that half as it is.  Commits, with what changed
+    in the audit trail (`via`: the settings page or API, or an email's unsubscribe link)."""
     problems: dict[str, str] = {}
     for event, _, mode in changes:
         if event not in EVENTS:
@@ -839,7 +845,7 @@ async def set_preferences(
     if problems:
         raise PreferenceError(problems)
     current = {p.event: p for p in await preferences_of(session, user_id)}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for event, in_app, mode in changes:
         now = current[event]
         rows.append(
@@ -849,6 +855,24 @@ async def set_preferences(
                 "in_app": now.in_app if in_app is None else in_app,
                 "email_mode": now.email_mode if mode is None else mode,
             }
+        )
+    changed = {
+        row["event"]: row
+        for row in rows
+        if (row["in_app"], row["email_mode"]) != (current[row["event"]].in_app, current[row["event"]].email_mode)
+    }
+    if changed:
+        audit.record(
+            session,
+            actor_id=user_id,
+            action="notification.preferences_updated",
+            entity_type="user",
+            entity_id=user_id,
+            before={e: {"in_app": current[e].in_app, "email": current[e].email_mode} for e in changed},
+            after={
+                **{e: {"in_app": row["in_app"], "email": row["email_mode"]} for e, row in changed.items()},
+                "via": via,
+            },
         )
     if rows:
         statement = pg_insert(NotificationPreference).values(rows)
@@ -883,7 +907,7 @@ async def unsubscribe(session: AsyncSession, user_id: UUID, event: str) -> dict[
         return {}
     previous = {key: current[key].email_mode for key in targets}
     if targets:
-        await set_preferences(session, user_id, [(key, None, "never") for key in targets])
+        await set_preferences(session, user_id, [(key, None, "never") for key in targets], via="unsubscribe link")
         # Nothing still waiting for a digest goes out for these event types either.
         await session.execute(
             update(Notification)

@@ -556,7 +556,9 @@ class PlatformAdminPages(Controller):
     async def enable(
         self, request: Request[Any, Any, Any], endpoint_id: FromPath[UUID], webhooks: NamedDependency[WebhookService]
     ) -> Redirect:
-        endpoint = await webhooks.update(None, endpoint_id, EndpointInput(enabled=True))
+        endpoint = await webhooks.update(
+            None, endpoint_id, EndpointInput(enabled=True), admin_id=require_user(request).id
+        )
         flash(request, f"{endpoint.url} is enabled again.", "success")
         return redirect(f"/admin/platforms/{endpoint.platform_id}")
 

@@ -44,6 +44,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.campaigns.services import Page
+from coins.lib import audit
 from coins.lib.db import commit, rollback
 from coins.lib.errors import AppError, InvalidInput
 from coins.lib.jobs import TASK_OPTIONS
@@ -161,6 +162,8 @@ class WebhookService:
         )
         secret = self._new_salt(endpoint)
         self.db.add(endpoint)
+        await self.db.flush()
+        _audit(self.db, "webhook.created", endpoint, after=_endpoint_snapshot(endpoint), by=f"platform {platform.id}")
         await commit(self.db)
         return endpoint, secret
 
@@ -180,8 +183,17 @@ class WebhookService:
         rows = await self.db.scalars(base.order_by(WebhookEndpoint.created_at).limit(limit).offset(offset))
         return Page(items=list(rows), total=total)
 
-    async def update(self, owner: PlatformIdentity | None, endpoint_id: UUID, data: EndpointInput) -> WebhookEndpoint:
+    async def update(
+        self,
+        owner: PlatformIdentity | None,
+        endpoint_id: UUID,
+        data: EndpointInput,
+        *,
+        admin_id: UUID | None = None,
+    ) -> WebhookEndpoint:
+        """Change an endpoint: its platform (`owner`), or an administrator (`owner` None, `admin_id`)."""
         endpoint = await self.get(owner, endpoint_id)
+        before = _endpoint_snapshot(endpoint)
         url = data.url.strip() if data.url is not None else endpoint.url
         events = list(dict.fromkeys(data.events)) if data.events is not None else list(endpoint.events)
         threshold = None if data.clear_threshold else (data.coins_threshold or endpoint.coins_threshold)
@@ -199,6 +211,10 @@ class WebhookService:
         elif data.enabled is False and endpoint.disabled_at is None:
             endpoint.disabled_at = datetime.now(UTC)
             endpoint.disabled_reason = "Disabled by the platform."
+        _audit(
+            self.db, "webhook.updated", endpoint, before=before, after=_endpoint_snapshot(endpoint),
+            by=f"platform {owner.id}" if owner else "admin", actor_id=admin_id,
+        )  # fmt: skip
         await commit(self.db)
         return endpoint
 
@@ -206,11 +222,14 @@ class WebhookService:
         """A new secret, shown once; deliveries signed from now on use it (the old one stops verifying)."""
         endpoint = await self.get(owner, endpoint_id)
         secret = self._new_salt(endpoint)
+        _audit(self.db, "webhook.secret_rolled", endpoint, after={"secret_hint": endpoint.secret_hint},
+               by=f"platform {owner.id}")  # fmt: skip
         await commit(self.db)
         return endpoint, secret
 
     async def delete(self, owner: PlatformIdentity, endpoint_id: UUID) -> None:
         endpoint = await self.get(owner, endpoint_id)
+        _audit(self.db, "webhook.deleted", endpoint, before=_endpoint_snapshot(endpoint), by=f"platform {owner.id}")
         await self.db.delete(endpoint)
         await commit(self.db)
 
@@ -369,6 +388,38 @@ async def _finish(session: AsyncSession, delivery_id: UUID, status: str, code: i
     await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values))
 
 
+def _endpoint_snapshot(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {
+        "platform_id": str(endpoint.platform_id),
+        "url": endpoint.url,
+        "events": list(endpoint.events),
+        "coins_threshold": endpoint.coins_threshold,
+        "enabled": endpoint.disabled_at is None,
+    }
+
+
+def _audit(
+    session: AsyncSession,
+    action: str,
+    endpoint: WebhookEndpoint,
+    *,
+    by: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    actor_id: UUID | None = None,
+) -> None:
+    """Endpoints are changed by platforms (no user: `by` names the platform) and by administrators."""
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action=action,
+        entity_type="webhook_endpoint",
+        entity_id=endpoint.id,
+        before=before,
+        after={**(after or {}), "by": by},
+    )
+
+
 async def _record_failure(
     session: AsyncSession, endpoint: WebhookEndpoint, platform: Platform, mailer: Mailer, error: str
 ) -> bool:
@@ -396,6 +447,7 @@ async def _record_failure(
     row = disabled.first()
     if row is None:
         return True  # disabled meanwhile by another attempt
+    _audit(session, "webhook.disabled", endpoint, after={"disabled_reason": reason}, by="delivery failures")
     await session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == "pending")
