@@ -41,7 +41,7 @@ from tests.support.envoy import EnvoyProcess  # noqa: E402
 from tests.support.servers import TEST_JWT_SECRET, TEST_SECRET, AppProcess, wait_for_http  # noqa: E402
 
 from coins.accounts.tokens import issue_access_token  # noqa: E402
-from coins.cli import run_migrations  # noqa: E402
+from coins.cli.common import run_migrations  # noqa: E402
 from coins.coins.audit import run_audit  # noqa: E402
 from coins.lib.embedded import EmbeddedPostgres, EmbeddedValkey, free_port  # noqa: E402
 from coins.settings import load_settings  # noqa: E402

@@ -19,7 +19,7 @@ from valkey.asyncio import Valkey
 
 import coins.models  # noqa: F401  (every table on the metadata)
 from coins.app import create_app
-from coins.cli import run_migrations
+from coins.cli.common import run_migrations
 from coins.settings import Settings, load_settings
 from tests.support.servers import (
     TEST_JWT_SECRET,
@@ -162,12 +162,8 @@ async def token_for(client: AsyncTestClient[Litestar], email: str, password: str
 
 
 async def make_admin(settings: Settings, email: str, password: str = PASSWORD) -> None:
-    from coins.accounts.services import AccountService
-    from coins.lib.db import make_sqlalchemy_config, standalone_session
+    from coins.accounts.services.administration import UserAdministration
+    from tests.support.parts import service_session
 
-    config = make_sqlalchemy_config(settings)
-    try:
-        async with standalone_session(config) as session:
-            await AccountService(session, settings.security).ensure_admin(email=email, password=password)
-    finally:
-        await config.get_engine().dispose()
+    async with service_session(settings) as (session, parts):
+        await UserAdministration(session, parts.events).ensure_admin(email=email, password=password)

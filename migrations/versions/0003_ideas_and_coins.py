@@ -25,9 +25,10 @@ depends_on: str | Sequence[str] | None = None
 # does.  The rules (pricing, minimums, what a request means) are decided in Python (coins/ledger.py); this
 # function applies the result with guards and refuses anything the current state does not allow.
 #
-# Locks, always in this order so concurrent operations cannot deadlock: the campaign's advisory lock in
-# shared mode (completing a campaign takes it exclusively, so nothing moves after completion), the ideas
-# by ascending id, then the member's balance row.  Errors are raised as 'CODE: message' and roll back all.
+# Locks (as this revision had them; 0007 moved the ideas last, see its docstring and the current definition in
+# src/coins/coins/sql/coin_member_apply.sql): the campaign's advisory lock in shared mode (completing a campaign
+# takes it exclusively, so nothing moves after completion), the ideas by ascending id, then the member's
+# balance row.  Errors are raised as 'CODE: message' and roll back all.
 MEMBER_APPLY_FUNCTION = """
 CREATE FUNCTION coin_member_apply(
     p_campaign uuid, p_user uuid, p_actor uuid, p_key text, p_linear boolean, p_max integer,

@@ -17,45 +17,61 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader, State
+from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from sqlalchemy import text
 
 from coins.accounts.api import AuthApiController
-from coins.accounts.auth import AuthenticationMiddleware
+from coins.accounts.auth import bearer_token_resolver, session_resolver
+from coins.accounts.deps import ACCOUNT_DEPENDENCIES
 from coins.accounts.views import AccountPages
 from coins.admin.api import AdminApiController
 from coins.admin.views import AdminPages
 from coins.analytics.api import AnalyticsApiController
 from coins.analytics.system import install_error_buffer
 from coins.analytics.views import CampaignAnalyticsPages, DashboardPages, SystemPages
-from coins.campaigns.api import CampaignApiController, InvitationApiController
-from coins.campaigns.views import CampaignPages, InvitationPages
+from coins.campaigns.api.campaigns import CampaignApiController
+from coins.campaigns.api.invitations import InvitationApiController
+from coins.campaigns.api.members import CampaignMemberApiController
+from coins.campaigns.api.tags import CampaignTagApiController
+from coins.campaigns.deps import CAMPAIGN_DEPENDENCIES
+from coins.campaigns.views.configure import CampaignSettingsPages
+from coins.campaigns.views.home import CampaignHomePages
+from coins.campaigns.views.invitations import InvitationPages
+from coins.campaigns.views.listing import CampaignListPages
+from coins.campaigns.views.members import CampaignMemberPages
+from coins.campaigns.views.tags import CampaignTagPages
 from coins.coins.api import CoinApiController
+from coins.coins.deps import COIN_DEPENDENCIES
 from coins.coins.gateway import CoinGateway
 from coins.coins.views import CoinPages
 from coins.home.views import HomePages
 from coins.ideas.api import CampaignIdeaApiController, IdeaApiController
-from coins.ideas.views import IdeaLinks, IdeaPages
+from coins.ideas.deps import IDEA_DEPENDENCIES
+from coins.ideas.views.board import IdeaBoardPages
+from coins.ideas.views.detail import IdeaDetailPages, IdeaLinks
+from coins.ideas.views.edit import IdeaEditPages
+from coins.ideas.views.live import LiveRankingPages
+from coins.ideas.views.queue import ApprovalQueuePages
+from coins.ideas.views.submit import IdeaSubmitPages
 from coins.lib import live
-from coins.lib.db import make_sqlalchemy_config
-from coins.lib.deps import dependencies
+from coins.lib.auth import AuthenticationMiddleware
 from coins.lib.edge import EdgeMiddleware
 from coins.lib.errors import exception_handlers
-from coins.lib.gate import RequestGateMiddleware
-from coins.lib.health import HealthController
+from coins.lib.gate import RateLimits, RequestGateMiddleware
+from coins.lib.health import HealthController, ReadyCheck
+from coins.lib.htmx import HTMXPagesPlugin
 from coins.lib.logging import configure_logging
 from coins.lib.sessions import SessionMiddleware, SessionStore
 from coins.lib.telemetry import litestar_plugins, shutdown_tracing
-from coins.lib.templating import make_jinja_env, make_template_engine
-from coins.lib.valkey import make_valkey
+from coins.lib.templating import make_template_engine
 from coins.notifications.api import NotificationApiController
-from coins.notifications.mail import Mailer
-from coins.notifications.services import Notifier, bind_notifier
-from coins.notifications.triggers import RaisedHere
+from coins.notifications.deps import NOTIFICATION_DEPENDENCIES
 from coins.notifications.views import NotificationPages
 from coins.platforms.api import (
     ContextApiController,
@@ -63,46 +79,64 @@ from coins.platforms.api import (
     PlatformAdminApiController,
     WebhookApiController,
 )
+from coins.platforms.deps import PLATFORM_DEPENDENCIES
+from coins.platforms.identity import platform_key_resolver
 from coins.platforms.views import CampaignPermalinkPages, IntegratorDocs, PermalinkPages, PlatformAdminPages
-from coins.search import SearchClient
+from coins.search import opensearch_ready_check
 from coins.settings import Settings, load_settings
-from coins.worker import make_queue, make_worker
+from coins.wiring import Runtime, build_runtime, tracing_options
+from coins.worker import make_worker
 
 logger = logging.getLogger("coins.app")
+
+
+def provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+def ready_checks(runtime: Runtime) -> dict[str, ReadyCheck]:
+    """What /ready asks: PostgreSQL and Valkey always, OpenSearch when it is configured."""
+
+    async def database() -> None:
+        async with runtime.db.get_engine().connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def valkey() -> None:
+        await runtime.valkey.ping()
+
+    checks: dict[str, ReadyCheck] = {"database": database, "valkey": valkey}
+    if runtime.settings.opensearch.url:
+        checks["opensearch"] = opensearch_ready_check(runtime.settings.opensearch)
+    return checks
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     configure_logging(settings.logging.level, settings.logging.format)
 
-    db_config = make_sqlalchemy_config(settings)
+    runtime = build_runtime(settings)
+    db_config, valkey, queue = runtime.db, runtime.valkey, runtime.queue
     media_path = settings.media_path
     media_path.mkdir(parents=True, exist_ok=True)
-    valkey = make_valkey(settings)
-    queue = make_queue(settings)
-    templates = make_jinja_env(settings)
-    coin_gateway = CoinGateway(settings)
-    search_client = SearchClient(settings.opensearch)
+    coin_gateway = CoinGateway(settings.database.url, pool_size=settings.database.coin_pool_size)
     state = State(
         {
+            "runtime": runtime,
             "settings": settings,
+            "version": settings.app.version,
             "valkey": valkey,
             "queue": queue,
+            "events": runtime.events,
             "coin_gateway": coin_gateway,
-            "templates": templates,
-            "mailer": Mailer(settings, templates, queue),
+            "templates": runtime.templates,
+            "mailer": runtime.mailer,
             "session_store": SessionStore(valkey, settings.security.session_max_age),
-            "search_client": search_client,
-            "coins_received_raised_here": RaisedHere(),
+            "ready_checks": ready_checks(runtime),
+            # Live ranking and bells: one subscription per process feeds the event streams (coins.lib.live).
+            "live_hub": live.TopicHub(valkey),
         }
     )
-    # Every database session carries the mailer and Valkey, so a domain hook holding only a session can
-    # notify (the bells' live counts ride on the live hub below, a topic per user).
-    bind_notifier(db_config, Notifier(state.mailer, valkey))
-    # Live ranking: sessions publish campaign changes after their commit; one subscription per process
-    # feeds the boards' event streams (coins.lib.live).
-    live.bind(db_config, valkey)
-    state.live_hub = live.TopicHub(valkey)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -111,9 +145,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await coin_gateway.start()
         await queue.connect()
         worker = (
-            make_worker(settings, queue, shared_db=db_config, handle_signals=False)
-            if settings.worker.in_process
-            else None
+            make_worker(settings, queue, shared=runtime, handle_signals=False) if settings.worker.in_process else None
         )
         worker_task = asyncio.create_task(worker.start()) if worker else None
 
@@ -133,7 +165,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await app.state.live_hub.close()
             await live.close_publisher(valkey)
             # Shutting down must work while Valkey is down (that may be why we are stopping).
-            for close in (queue.disconnect, valkey.aclose, search_client.close, coin_gateway.close):
+            for close in (queue.disconnect, runtime.valkey.aclose, runtime.search_client.close, coin_gateway.close):
                 try:
                     await close()
                 except Exception as exc:
@@ -146,6 +178,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuthApiController,
             AdminApiController,
             CampaignApiController,
+            CampaignMemberApiController,
+            CampaignTagApiController,
             InvitationApiController,
             CoinApiController,
             NotificationApiController,
@@ -159,10 +193,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HomePages,
             AccountPages,
             AdminPages,
-            CampaignPages,
+            CampaignListPages,
+            CampaignHomePages,
+            CampaignSettingsPages,
+            CampaignMemberPages,
+            CampaignTagPages,
             InvitationPages,
             CoinPages,
-            IdeaPages,
+            IdeaBoardPages,
+            LiveRankingPages,
+            IdeaSubmitPages,
+            ApprovalQueuePages,
+            IdeaDetailPages,
+            IdeaEditPages,
             IdeaLinks,
             NotificationPages,
             CampaignAnalyticsPages,
@@ -174,23 +217,49 @@ def create_app(settings: Settings | None = None) -> Litestar:
             IntegratorDocs,
             create_static_files_router(
                 path="/media",
+                name="media",
                 directories=[media_path],
                 cache_control=CacheControlHeader(max_age=86400, public=True),
                 include_in_schema=False,
             ),
             create_static_files_router(
                 path="/static",
+                name="static",
                 directories=[settings.static_path],
                 cache_control=CacheControlHeader(max_age=3600, public=True),
                 include_in_schema=False,
             ),
         ],
-        plugins=[SQLAlchemyPlugin(config=db_config), *litestar_plugins(settings)],
-        dependencies=dependencies(),
+        plugins=[SQLAlchemyPlugin(config=db_config), HTMXPagesPlugin(), *litestar_plugins(tracing_options(settings))],
+        # Each domain provides its own services; the app collects them (one DI style everywhere).
+        dependencies={
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            **ACCOUNT_DEPENDENCIES,
+            **CAMPAIGN_DEPENDENCIES,
+            **IDEA_DEPENDENCIES,
+            **COIN_DEPENDENCIES,
+            **NOTIFICATION_DEPENDENCIES,
+            **PLATFORM_DEPENDENCIES,
+        },
         middleware=[
             DefineMiddleware(SessionMiddleware, secure=settings.security.secure_cookies),
-            AuthenticationMiddleware,
-            RequestGateMiddleware,
+            # Who is calling: a platform's key, a person's bearer token, or a browser session (in that order).
+            DefineMiddleware(
+                AuthenticationMiddleware,
+                resolvers=[
+                    platform_key_resolver(settings.security.platform_rate_limit_per_minute),
+                    bearer_token_resolver(settings.security),
+                    session_resolver,
+                ],
+            ),
+            DefineMiddleware(
+                RequestGateMiddleware,
+                limits=RateLimits(
+                    per_minute=settings.security.rate_limit_per_minute,
+                    auth_per_minute=settings.security.auth_rate_limit_per_minute,
+                    trusted_proxy_count=settings.security.trusted_proxy_count,
+                ),
+            ),
         ],
         csrf_config=CSRFConfig(
             secret=settings.app.secret_key,
@@ -211,7 +280,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         if settings.security.cors_origins
         else None,
-        template_config=TemplateConfig(instance=make_template_engine(templates)),
+        template_config=TemplateConfig(instance=make_template_engine(runtime.templates)),
         exception_handlers=exception_handlers(),
         openapi_config=OpenAPIConfig(
             title="Coins for Change API",

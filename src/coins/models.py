@@ -6,9 +6,9 @@ from coins.campaigns.models import Campaign, CampaignMember, Invitation, Tag
 from coins.coins.models import CoinAllocation, CoinBalance, CoinRequest, LedgerEntry
 from coins.ideas.models import Idea, IdeaStatusChange, IdeaTag, IdeaVersion
 from coins.lib.audit import AuditEvent
+from coins.mail.models import EmailMessage
 from coins.notifications.models import (
     DigestRun,
-    EmailMessage,
     IdeaCoinNotice,
     Notification,
     NotificationFanout,

@@ -1,7 +1,8 @@
-"""The SAQ queue and worker: every domain's tasks and cron jobs, listed explicitly.
+"""The SAQ worker: every domain's tasks and cron jobs, listed explicitly.
 
-Tasks take ids, never objects, and find what they need in the worker context built by `startup`:
-settings, a database config with its own pool, the template environment and the mailer.
+Tasks take ids, never objects, and find what they need in the job context (`coins.worker_context`) built by
+`startup` from the same parts as the web app (`coins.wiring`): settings, a database config, the mailer,
+Valkey, and the event bus with every listener connected.
 """
 
 from __future__ import annotations
@@ -10,84 +11,40 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
-from uuid import UUID
+from typing import TYPE_CHECKING, Any, cast
 
 from saq import CronJob, Worker
-from saq.queue.redis import RedisQueue
-from saq.types import Context as SaqContext
 from saq.types import Function
 
-from coins.campaigns.tasks import complete_due_campaigns, send_campaign_ending_notices
+from coins.campaigns import tasks as campaign_tasks
 from coins.lib import telemetry
-from coins.lib.db import make_sqlalchemy_config, standalone_session
 from coins.lib.requestid import bind_request_id
-from coins.lib.templating import make_jinja_env
-from coins.lib.valkey import make_valkey
-from coins.notifications import mail
+from coins.mail import tasks as mail_tasks
 from coins.notifications import tasks as notification_tasks
-from coins.notifications.mail import Mailer
-from coins.notifications.services import Notifier, bind_notifier
 from coins.platforms import tasks as platform_tasks
-from coins.search import SearchClient
-from coins.search.tasks import index_idea, sync_search_coins
+from coins.search import tasks as search_tasks
+from coins.wiring import Runtime, build_runtime, tracing_options
+from coins.worker_context import JobContext
 
 if TYPE_CHECKING:
-    from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
-    from jinja2 import Environment
     from saq.queue import Queue
-    from valkey.asyncio import Valkey
 
     from coins.settings import Settings
 
 logger = logging.getLogger("coins.worker")
 
-
-class Context(SaqContext, total=False):
-    """What every task finds in its context (built once per worker by `startup`)."""
-
-    settings: Settings
-    db: SQLAlchemyAsyncConfig
-    templates: Environment
-    owns_db: bool
-    valkey: Valkey
-    # The OpenSearch client (holds nothing when search runs in PostgreSQL).
-    search: SearchClient
-
-
-def make_queue(settings: Settings) -> Queue:
-    return RedisQueue.from_url(settings.saq_url, name=settings.worker.queue_name)
-
-
-async def deliver_email(ctx: Context, *, message_id: str) -> str:
-    async with standalone_session(ctx["db"]) as session:
-        return await mail.deliver(session, ctx["settings"], UUID(message_id))
-
-
-async def sweep_emails(ctx: Context) -> int:
-    """Re-enqueue emails whose delivery job was lost; harmless when run twice (delivery claims rows)."""
-    if not ctx["settings"].smtp.host:
-        return 0
-    async with standalone_session(ctx["db"]) as session:
-        return await mail.requeue_stalled(session, ctx["queue"], older_than=timedelta(minutes=5))
-
-
-FUNCTIONS: list[Function[Context]] = [
-    deliver_email,
-    sweep_emails,
-    complete_due_campaigns,
-    send_campaign_ending_notices,
-    index_idea,
-    sync_search_coins,
+Context = JobContext
+FUNCTIONS: list[Function[Any]] = [
+    *mail_tasks.FUNCTIONS,
+    *campaign_tasks.FUNCTIONS,
+    *search_tasks.FUNCTIONS,
     *notification_tasks.FUNCTIONS,
     *platform_tasks.FUNCTIONS,
 ]
-CRON_JOBS: list[CronJob[Context]] = [
-    CronJob(sweep_emails, cron="*/5 * * * *", timeout=120, retries=1),
-    CronJob(complete_due_campaigns, cron="* * * * *", timeout=120, retries=1),
-    CronJob(send_campaign_ending_notices, cron="*/5 * * * *", timeout=300, retries=1),
-    CronJob(sync_search_coins, cron="* * * * *", timeout=120, retries=1),
+CRON_JOBS: list[CronJob[Any]] = [
+    *mail_tasks.CRON_JOBS,
+    *campaign_tasks.CRON_JOBS,
+    *search_tasks.CRON_JOBS,
     *notification_tasks.CRON_JOBS,
     *platform_tasks.CRON_JOBS,
 ]
@@ -124,35 +81,37 @@ class CoinsWorker(Worker[Context]):
 
 
 def make_worker(
-    settings: Settings, queue: Queue, *, shared_db: Any = None, handle_signals: bool = True
+    settings: Settings, queue: Queue, *, shared: Runtime | None = None, handle_signals: bool = True
 ) -> Worker[Context]:
-    """A worker on `queue`; pass the web app's database config to share its pool when in-process.
+    """A worker on `queue`; pass the web app's parts (`shared`) to use its pools and listeners in-process.
 
     In-process the web server owns SIGINT/SIGTERM (`handle_signals=False`) and stops the worker from the
     application's shutdown; standalone, the worker handles them itself.
     """
 
-    telemetry.configure_tracing(settings)
+    telemetry.configure_tracing(tracing_options(settings))
+    built: list[Runtime] = []  # the worker's own parts (standalone), closed at shutdown
 
     async def startup(ctx: Context) -> None:
+        runtime = shared or build_runtime(settings, queue=queue)
+        if shared is None:
+            built.append(runtime)
         ctx["settings"] = settings
-        ctx["db"] = shared_db or make_sqlalchemy_config(settings)
-        ctx["templates"] = make_jinja_env(settings)
+        ctx["db"] = runtime.db
+        ctx["owns_db"] = shared is None
+        ctx["templates"] = runtime.templates
         ctx["queue"] = queue
-        ctx["owns_db"] = shared_db is None
-        ctx["search"] = SearchClient(settings.opensearch)
-        ctx["valkey"] = make_valkey(settings)
-        if shared_db is None:  # in-process, the web app's config carries the web app's notifier
-            bind_notifier(ctx["db"], Notifier(Mailer(settings, ctx["templates"], queue), ctx["valkey"]))
+        ctx["valkey"] = runtime.valkey
+        ctx["mailer"] = runtime.mailer
+        ctx["events"] = runtime.events
 
     async def shutdown(ctx: Context) -> None:
-        if ctx.get("valkey") is not None:
-            await ctx["valkey"].aclose()
-        if ctx.get("search") is not None:
-            await ctx["search"].close()
-        if ctx.get("owns_db") and ctx.get("db") is not None:
-            await ctx["db"].get_engine().dispose()
-        if not shared_db:
+        search = cast("dict[str, Any]", ctx).get("search")  # the search tasks' client, made on first use
+        if search is not None:
+            await search.close()
+        while built:
+            await built.pop().close()
+        if not shared:
             await telemetry.shutdown_tracing()  # in-process, the web app does it at its shutdown
 
     async def before_process(ctx: Context) -> None:

@@ -22,7 +22,7 @@ from playwright.async_api import BrowserContext, Page, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from coins.notifications.models import EmailMessage
+from coins.mail.models import EmailMessage
 from coins.settings import Settings
 from tests.browser.conftest import NewContext, log_in
 from tests.browser.test_accessibility import AXE, Audit

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from coins.ops.worker_metrics import QueueCollector
 from coins.settings import Settings
-from coins.worker import make_queue
+from coins.wiring import job_queue
 from tests.deploy.promtool import find_promtool
 from tests.deploy.support import DEPLOY
 
@@ -140,7 +140,7 @@ async def exported(client: AsyncTestClient[Litestar], settings: Settings) -> set
     await client.get("/ready")  # sets coins_ready_check
     app_metrics = await client.get("/metrics")
     assert app_metrics.status_code == 200
-    queue = make_queue(settings)
+    queue = job_queue(settings)
     await queue.connect()
     try:
         registry = CollectorRegistry()

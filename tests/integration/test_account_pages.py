@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coins.accounts.models import User
-from coins.notifications.models import EmailMessage
+from coins.mail.models import EmailMessage
 from tests.conftest import PASSWORD, register
 from tests.support.forms import csrf_token, log_in, submit
 from tests.support.servers import unique_email

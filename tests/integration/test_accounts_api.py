@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coins.accounts.models import User
-from coins.notifications.models import EmailMessage
+from coins.mail.models import EmailMessage
 from tests.conftest import PASSWORD, register, token_for
 from tests.support.servers import unique_email
 

@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from coins.notifications.models import EmailMessage
+from coins.mail.models import EmailMessage
 from coins.settings import Settings
 from tests.support.factories import Actors, create_campaign
 

@@ -12,28 +12,26 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coins.campaigns.models import Campaign
-from coins.campaigns.services import CampaignService
-from coins.lib.db import make_sqlalchemy_config, standalone_session
-from coins.lib.templating import make_jinja_env
-from coins.notifications.mail import Mailer
-from coins.notifications.models import EmailMessage
+from coins.campaigns.services.lifecycle import CampaignLifecycle
+from coins.lib.db import standalone_session
+from coins.mail.models import EmailMessage
 from coins.settings import Settings
+from coins.wiring import build_runtime
 from tests.support.factories import Actors, create_campaign
 
 
-async def run_concurrently(settings: Settings, job: Callable[[CampaignService], object], copies: int) -> list[object]:
+async def run_concurrently(settings: Settings, job: Callable[[CampaignLifecycle], object], copies: int) -> list[object]:
     """Run the same job from `copies` independent sessions at once, like several workers would."""
-    config = make_sqlalchemy_config(settings)
-    mailer = Mailer(settings, make_jinja_env(settings), None)
+    parts = build_runtime(settings)
 
     async def one() -> object:
-        async with standalone_session(config) as session:
-            return await job(CampaignService(session, mailer))  # type: ignore[misc]
+        async with standalone_session(parts.db) as session:
+            return await job(CampaignLifecycle(session, parts.events))  # type: ignore[misc]
 
     try:
         return list(await asyncio.gather(*(one() for _ in range(copies))))
     finally:
-        await config.get_engine().dispose()
+        await parts.close()
 
 
 async def test_campaigns_complete_at_their_end_date_once(

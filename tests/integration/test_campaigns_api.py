@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coins.campaigns.models import Invitation
 from coins.coins.models import CoinBalance, LedgerEntry
-from coins.notifications.models import EmailMessage
+from coins.mail.models import EmailMessage
 from coins.settings import Settings
 from tests.support.factories import Actors, campaign_body, create_campaign
 from tests.support.servers import unique_email

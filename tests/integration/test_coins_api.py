@@ -290,16 +290,14 @@ async def _hold_coin_lock_shared(db_engine: AsyncEngine, campaign_id: str) -> tu
 async def test_settling_and_completing_wait_for_coin_operations_in_flight(
     client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine, settings: Settings
 ) -> None:
-    """Accepting an idea and completing a campaign take the coin lock exclusively (coins.coins.services).
+    """Accepting an idea and completing a campaign take the coin lock exclusively (coins.campaigns.locks).
 
     The services are called directly: the in-process test client runs one request at a time.
     """
     from coins.accounts.auth import CurrentUser
-    from coins.campaigns.services import CampaignService
-    from coins.ideas.services import IdeaService
-    from coins.lib.templating import make_jinja_env
-    from coins.notifications.mail import Mailer
-    from tests.support.notifications import notifier_session
+    from coins.campaigns.services.lifecycle import CampaignLifecycle
+    from coins.ideas.services.workflow import IdeaWorkflow
+    from tests.support.parts import service_session
 
     arena = await make_arena(client, actors, db_engine)
     alice, _ = arena.members
@@ -312,15 +310,14 @@ async def test_settling_and_completing_wait_for_coin_operations_in_flight(
     manager = CurrentUser(
         id=manager_id, email="", full_name="", is_admin=False, is_sponsor=False, security_stamp=0, via="session"
     )
-    mailer = Mailer(settings, make_jinja_env(settings), None)
 
     async def accept() -> None:
-        async with notifier_session(settings) as session:
-            await IdeaService(session, mailer).change_status(arena.ideas[0], manager, "accepted")
+        async with service_session(settings) as (session, parts):
+            await IdeaWorkflow(session, parts.events).change_status(arena.ideas[0], manager, "accepted")
 
     async def complete() -> None:
-        async with notifier_session(settings) as session:
-            await CampaignService(session, mailer).transition(arena.slug, manager, "completed")
+        async with service_session(settings) as (session, parts):
+            await CampaignLifecycle(session, parts.events).transition(arena.slug, manager, "completed")
 
     for change in (accept, complete):
         conn, transaction = await _hold_coin_lock_shared(db_engine, arena.campaign_id)
@@ -341,7 +338,8 @@ async def test_settling_without_the_exclusive_lock_is_refused_not_deadlocked(
     client: AsyncTestClient[Litestar], actors: Actors, db_engine: AsyncEngine
 ) -> None:
     from coins.campaigns.models import Campaign
-    from coins.coins.services import close_idea
+    from coins.coins.ledger import Policy
+    from coins.coins.services.settlement import CoinSettlement
 
     arena = await make_arena(client, actors, db_engine)
     conn, transaction = await _hold_coin_lock_shared(db_engine, arena.campaign_id)
@@ -350,7 +348,13 @@ async def test_settling_without_the_exclusive_lock_is_refused_not_deadlocked(
             campaign = await session.get_one(Campaign, uuid.UUID(arena.campaign_id))
             await session.execute(text("UPDATE ideas SET status = 'accepted' WHERE id = :i"), {"i": arena.ideas[0]})
             with pytest.raises(RuntimeError, match="lock_campaign_exclusive"):
-                await close_idea(session, campaign=campaign, idea_id=arena.ideas[0], outcome="accepted", actor_id=None)
+                await CoinSettlement(session).close_idea(
+                    campaign_id=campaign.id,
+                    policy=Policy.of(campaign),
+                    idea_id=arena.ideas[0],
+                    outcome="accepted",
+                    actor_id=None,
+                )
             await session.rollback()
     finally:
         await transaction.commit()

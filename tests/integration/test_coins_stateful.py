@@ -20,12 +20,16 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from coins.campaigns.locks import lock_campaign_exclusive
 from coins.coins import ledger
 from coins.coins.audit import run_audit
-from coins.coins.gateway import CoinGateway
+from coins.coins.errors import CoinError
+from coins.coins.gateway import CampaignPolicy, CoinGateway
 from coins.coins.ledger import Policy, RuleViolation
-from coins.coins.services import CoinError, MemberCoins, close_idea, lock_campaign_exclusive, move_on_merge
-from coins.settings import load_settings
+from coins.coins.services.grants import CoinGrants
+from coins.coins.services.member import MemberCoins
+from coins.coins.services.settlement import CoinSettlement
+from coins.lib.events import EventBus
 
 MEMBERS = 3
 IDEAS = 4
@@ -67,7 +71,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.loop = asyncio.new_event_loop()
         self.engine: AsyncEngine = self.run(self._engine(url))
-        self.gateway = CoinGateway(load_settings({"ENVIRONMENT": "test", "DATABASE_URL": url, "SECRET_KEY": "x" * 40}))
+        self.gateway = CoinGateway(url, pool_size=10)
         self.run(self.gateway.start())
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.campaign: Any = None
@@ -130,19 +134,19 @@ class Database:
             )
             self.ideas = sorted(r.id for r in rows)
         async with self.sessions() as session:
-            from coins.coins.services import grant_initial_allocation
-
-            await grant_initial_allocation(
-                session, campaign_id=campaign_id, user_ids=self.members, amount=INITIAL, actor_id=None
+            await CoinGrants(session).initial_allocation(
+                campaign_id=campaign_id, user_ids=self.members, amount=INITIAL, actor_id=None
             )
             await session.commit()
             self.campaign = await session.get(Campaign, campaign_id)
 
     async def member_op(self, operation: str, member: int, **kwargs: int) -> str | None:
         """Run one member operation; return the error code, or None on success."""
-        coins = MemberCoins(self.gateway)
+        coins = MemberCoins(self.gateway, EventBus())
         try:
-            await getattr(coins, operation)(self.campaign, user_id=self.members[member], key=None, **kwargs)
+            await getattr(coins, operation)(
+                CampaignPolicy.of(self.campaign), user_id=self.members[member], key=None, **kwargs
+            )
         except CoinError as error:
             return error.error_code
         return None
@@ -152,7 +156,13 @@ class Database:
             target = "accepted" if outcome == "accepted" else "withdrawn"
             await lock_campaign_exclusive(session, self.campaign.id)
             await session.execute(text("UPDATE ideas SET status = :s WHERE id = :i"), {"s": target, "i": idea})
-            await close_idea(session, campaign=self.campaign, idea_id=idea, outcome=outcome, actor_id=None)  # type: ignore[arg-type]
+            await CoinSettlement(session).close_idea(
+                campaign_id=self.campaign.id,
+                policy=Policy.of(self.campaign),
+                idea_id=idea,
+                outcome=outcome,
+                actor_id=None,  # type: ignore[arg-type]
+            )
             await session.commit()
 
     async def merge(self, source: int, target: int) -> None:
@@ -164,7 +174,13 @@ class Database:
                 text("UPDATE ideas SET status = 'merged', merged_into_id = :t WHERE id = :s"),
                 {"s": source, "t": target},
             )
-            await move_on_merge(session, campaign=self.campaign, source_id=source, target_id=target, actor_id=None)
+            await CoinSettlement(session).move_on_merge(
+                campaign_id=self.campaign.id,
+                policy=Policy.of(self.campaign),
+                source_id=source,
+                target_id=target,
+                actor_id=None,
+            )
             await session.commit()
 
     async def snapshot(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coins.app import create_app
-from coins.notifications.models import EmailMessage
+from coins.mail.models import EmailMessage
 from coins.settings import Settings
 from tests.conftest import register
 from tests.support.servers import PROJECT_ROOT, unique_email

@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from coins.search.base import SIMILAR_THRESHOLD, IdeaFilters
+from coins.ideas.search import SIMILAR_THRESHOLD, IdeaFilters
 from coins.search.postgres import PostgresSearch
 from coins.settings import Settings
 from tests.support.factories import Actors, create_campaign

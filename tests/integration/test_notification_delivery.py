@@ -32,16 +32,18 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coins.app import create_app
+from coins.campaigns.locks import lock_campaign_exclusive
 from coins.campaigns.models import Campaign
-from coins.coins.services import close_idea, lock_campaign_exclusive
+from coins.coins.ledger import Policy
+from coins.coins.services.settlement import CoinSettlement
 from coins.ideas.models import Idea
 from coins.lib.db import commit
-from coins.notifications import mail
-from coins.notifications.services import notify
+from coins.mail import delivery as mail
+from coins.notifications.notify import notify
 from coins.notifications.tasks import requeue_stalled_fanouts
-from coins.notifications.triggers import notify_idea_event
+from coins.notifications.triggers.ideas import notify_idea_event
 from coins.settings import Settings
-from coins.worker import make_queue
+from coins.wiring import job_queue
 from tests.support.factories import Actors, create_campaign
 from tests.support.notifications import add_idea, bulk_members, emails, notifier_session, support, told, user_id
 from tests.support.servers import PROJECT_ROOT
@@ -116,7 +118,7 @@ async def client(smtp_settings: Settings, clean: None) -> AsyncIterator[AsyncTes
 
 @pytest.fixture
 async def queue(smtp_settings: Settings) -> AsyncIterator[Queue]:
-    made = make_queue(smtp_settings)
+    made = job_queue(smtp_settings)
     await made.connect()
     yield made
     await made.disconnect()
@@ -320,7 +322,7 @@ async def test_a_worker_killed_mid_fan_out_is_resumed_without_duplicates(
     assert 0 < at_kill < total and fanout.status == "running", (at_kill, fanout.status)
 
     workers.start()
-    async with notifier_session(smtp_settings) as session:  # what the minute's sweeper cron does
+    async with notifier_session(smtp_settings) as (session, _):  # what the minute's sweeper cron does
         assert await requeue_stalled_fanouts(session, queue, older_than=timedelta(0)) == 1
 
     async def fanout_done() -> bool:
@@ -334,7 +336,7 @@ async def test_a_worker_killed_mid_fan_out_is_resumed_without_duplicates(
         stuck = (await conn.execute(text(
             "UPDATE email_messages SET claimed_at = claimed_at - interval '1 hour' WHERE status = 'sending' RETURNING id"
         ))).all()  # fmt: skip
-    async with notifier_session(smtp_settings) as session:
+    async with notifier_session(smtp_settings) as (session, _notifier):
         await mail.requeue_stalled(session, queue, older_than=timedelta(0))
     await until(all_sent(db_engine, "campaign_activated", total), timeout=60, what="every email delivered")
 
@@ -370,11 +372,13 @@ async def test_two_workers_racing_send_each_digest_once(
                  "SELECT u, 'idea_accepted', true, 'digest' FROM unnest(CAST(:ids AS uuid[])) u"),
             {"ids": readers},
         )  # fmt: skip
-    async with notifier_session(smtp_settings) as session:
+    async with notifier_session(smtp_settings) as (session, notifier):
         for number in range(2):
-            await notify(session, event="idea_accepted", recipients=readers[:150], title=f"Accepted {number}", link="/")
+            await notify(
+                session, notifier, event="idea_accepted", recipients=readers[:150], title=f"Accepted {number}", link="/"
+            )
         # At most 200 at once: written in this transaction, not fanned out.
-        await notify(session, event="idea_accepted", recipients=readers[150:], title="Accepted 2", link="/")
+        await notify(session, notifier, event="idea_accepted", recipients=readers[150:], title="Accepted 2", link="/")
         await session.commit()
     for _ in range(2):
         workers.start(WORKER_CONCURRENCY="1")
@@ -403,16 +407,14 @@ async def test_smtp_logs_in_only_when_a_password_is_set(
     make_settings: Callable[..., Settings], db_engine: AsyncEngine, clean: None
 ) -> None:
     async def deliver_one(settings: Settings, to: str) -> dict[str, int]:
-        async with notifier_session(settings) as session:
-            from coins.notifications.services import notifier_for
-
-            message = notifier_for(session).mailer.send(
+        async with notifier_session(settings) as (session, notifier):
+            message = notifier.mailer.send(
                 session, to=to, template="digest", context={"name": "X", "day": "", "count": 0, "more": 0,
                 "items": [], "centre_url": "", "unsubscribe_url": "", "preferences_url": ""},
                 enqueue_delivery=False,
             )  # fmt: skip
             await session.commit()
-            return await mail.deliver_many(session, settings, [message.id])
+            return await mail.deliver_many(session, settings.smtp, [message.id])
 
     plain = SmtpServer().start()  # an open relay: knows no AUTH
     secured = SmtpServer(credentials=("mailer", "s3cret")).start()
@@ -462,15 +464,19 @@ async def test_ten_thousand_supporters_fan_out_measured(
     setup_seconds = time.perf_counter() - setup_started
 
     # The accept request's transaction, as IdeaService.change_status runs it: status, coins, event, commit.
-    async with notifier_session(smtp_settings, queue=queue) as session:
+    async with notifier_session(smtp_settings, queue=queue) as (session, notifier):
         started = time.perf_counter()
         idea = await session.get_one(Idea, idea_id)
         camp = await session.get_one(Campaign, idea.campaign_id)
         await lock_campaign_exclusive(session, camp.id)
         await session.execute(text("UPDATE ideas SET status = 'accepted' WHERE id = :i"), {"i": idea_id})
-        kind, total = await close_idea(session, campaign=camp, idea_id=idea_id, outcome="accepted", actor_id=manager_id)
+        kind, total = await CoinSettlement(session).close_idea(
+            campaign_id=camp.id, policy=Policy.of(camp), idea_id=idea_id, outcome="accepted", actor_id=manager_id
+        )
         coins_done = time.perf_counter()
-        await notify_idea_event(session, "accepted", idea, manager_id, {"coins": total, "settlement": kind.value})
+        await notify_idea_event(
+            session, notifier, "accepted", idea, manager_id, {"coins": total, "settlement": kind.value}
+        )
         notify_done = time.perf_counter()
         await commit(session)  # the fan-out jobs go to the queue after it, as in a request
         request_seconds = time.perf_counter() - started

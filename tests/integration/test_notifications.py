@@ -23,20 +23,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from valkey.asyncio import Valkey
 
+from coins.campaigns.locks import lock_campaign_exclusive
 from coins.campaigns.models import Campaign
-from coins.coins.services import close_idea, lock_campaign_exclusive
+from coins.coins.ledger import Policy
+from coins.coins.services.settlement import CoinSettlement
 from coins.ideas.models import Idea
 from coins.notifications import digest
-from coins.notifications.services import (
-    FANOUT_THRESHOLD,
-    NotifierMissing,
-    notify,
-    run_fanout,
-)
+from coins.notifications.fanout import FANOUT_THRESHOLD, run_fanout
+from coins.notifications.notify import notify
 from coins.notifications.tokens import make_unsubscribe_token
-from coins.notifications.triggers import COINS_RECEIVED_DELAY, notify_idea_event, process_coins_received
+from coins.notifications.triggers.coins_received import COINS_RECEIVED_DELAY, process_coins_received
+from coins.notifications.triggers.ideas import notify_idea_event
 from coins.settings import Settings
-from coins.worker import make_queue
+from coins.wiring import job_queue
 from tests.conftest import PASSWORD
 from tests.support.factories import Actors, create_campaign
 from tests.support.forms import csrf_token, log_in, submit
@@ -132,9 +131,11 @@ async def test_the_centre_lists_pages_and_marks_read_only_your_own(
     email, auth = await actors.person("reader")
     other_email, other = await actors.person("other")
     me, them = await user_id(db_engine, email), await user_id(db_engine, other_email)
-    async with notifier_session(settings) as session:
+    async with notifier_session(settings) as (session, notifier):
         for number in range(5):
-            await notify(session, event="coins_rewarded", recipients=[me, them], title=f"Reward {number}", link="/")
+            await notify(
+                session, notifier, event="coins_rewarded", recipients=[me, them], title=f"Reward {number}", link="/"
+            )
         await session.commit()
 
     page = (await client.get("/api/notifications?limit=2&offset=1", headers=auth)).json()
@@ -160,9 +161,9 @@ async def test_pages_click_through_marks_read_and_settings_save(
 ) -> None:
     email, _ = await actors.person("pages", "Page Reader")
     me = await user_id(db_engine, email)
-    async with notifier_session(settings) as session:
-        await notify(session, event="coins_rewarded", recipients=[me], title="First", link="/campaigns")
-        await notify(session, event="coins_rewarded", recipients=[me], title="Second", link="//evil.example")
+    async with notifier_session(settings) as (session, notifier):
+        await notify(session, notifier, event="coins_rewarded", recipients=[me], title="First", link="/campaigns")
+        await notify(session, notifier, event="coins_rewarded", recipients=[me], title="Second", link="//evil.example")
         await session.commit()
     assert (
         await client.get("/notifications/count")
@@ -230,8 +231,8 @@ async def test_one_click_unsubscribe_needs_no_login_and_can_be_undone(
 ) -> None:
     email, auth = await actors.person("leaver", "Lea Ver")
     me = await user_id(db_engine, email)
-    async with notifier_session(settings) as session:
-        await notify(session, event="idea_accepted", recipients=[me], title="Accepted!", link="/")
+    async with notifier_session(settings) as (session, notifier):
+        await notify(session, notifier, event="idea_accepted", recipients=[me], title="Accepted!", link="/")
         await session.commit()
     (message,) = await emails(db_engine, "idea_accepted")
     path = unsubscribe_path(message)
@@ -245,8 +246,8 @@ async def test_one_click_unsubscribe_needs_no_login_and_can_be_undone(
     prefs = {i["event"]: i for i in (await client.get("/api/notifications/preferences", headers=auth)).json()["items"]}
     assert prefs["idea_accepted"]["email_mode"] == "never"
     assert prefs["idea_accepted"]["in_app"]  # the centre still shows them
-    async with notifier_session(settings) as session:
-        await notify(session, event="idea_accepted", recipients=[me], title="Accepted again", link="/")
+    async with notifier_session(settings) as (session, notifier):
+        await notify(session, notifier, event="idea_accepted", recipients=[me], title="Accepted again", link="/")
         await session.commit()
     assert len(await emails(db_engine, "idea_accepted")) == 1  # no second email
 
@@ -302,24 +303,30 @@ async def test_invitations_also_reach_existing_accounts_in_the_app(
     assert await told(db_engine, event="invitation", user_id=await user_id(db_engine, manager_email))
 
 
-# Ideas: the hook the ideas service calls from coins.ideas.events.record ----------------------------------
+# Ideas: the listener of the ideas domain's events ----------------------------------
 
 
 async def idea_status(
     settings: Settings, idea_id: int, target: str, outcome: str | None, actor: UUID, details: dict[str, Any]
 ) -> None:
     """What IdeaService.change_status does in one transaction: status, coins, then the event."""
-    async with notifier_session(settings) as session:
+    async with notifier_session(settings) as (session, notifier):
         idea = await session.get_one(Idea, idea_id)
         campaign = await session.get_one(Campaign, idea.campaign_id)
         await lock_campaign_exclusive(session, campaign.id)
         await session.execute(text("UPDATE ideas SET status = :s WHERE id = :i"), {"s": target, "i": idea_id})
         if outcome is not None:
-            kind, total = await close_idea(session, campaign=campaign, idea_id=idea_id, outcome=outcome, actor_id=actor)  # type: ignore[arg-type]
+            kind, total = await CoinSettlement(session).close_idea(
+                campaign_id=campaign.id,
+                policy=Policy.of(campaign),
+                idea_id=idea_id,
+                outcome=outcome,
+                actor_id=actor,  # type: ignore[arg-type]
+            )
             details = {**details, "coins": total, "settlement": kind.value}
         event = {"competing": "approved", "accepted": "accepted", "rejected": "rejected", "withdrawn": "withdrawn",
                  "in_progress": "started", "complete": "completed"}[target]  # fmt: skip
-        await notify_idea_event(session, event, idea, actor, details)
+        await notify_idea_event(session, notifier, event, idea, actor, details)
         await session.commit()
 
 
@@ -394,8 +401,6 @@ async def test_idea_events_reach_the_submitter_and_the_supporters_with_their_coi
 async def test_merge_edit_and_mediated_submission(
     client: AsyncTestClient[Litestar], actors: Actors, settings: Settings, db_engine: AsyncEngine
 ) -> None:
-    from coins.coins.services import move_on_merge
-
     manager_email, manager = await actors.person("manager")
     campaign = await create_campaign(
         client, actors.admin, slug="mediated", campaign_type="mediated", manager_emails=[manager_email]
@@ -410,19 +415,23 @@ async def test_merge_edit_and_mediated_submission(
     target = await add_idea(db_engine, campaign["id"], None, title="Original")
     await client.post("/api/campaigns/mediated/coins/allocate", json={"idea_id": source, "amount": 6}, headers=backer)
 
-    async with notifier_session(settings) as session:
+    async with notifier_session(settings) as (session, notifier):
         idea = await session.get_one(Idea, source)
         camp = await session.get_one(Campaign, idea.campaign_id)
-        await notify_idea_event(session, "edited", idea, author_id, {"changed": ["tags"]})  # minor: nobody
-        await notify_idea_event(session, "edited", idea, author_id, {"changed": ["title", "tags"]})
+        await notify_idea_event(session, notifier, "edited", idea, author_id, {"changed": ["tags"]})  # minor: nobody
+        await notify_idea_event(session, notifier, "edited", idea, author_id, {"changed": ["title", "tags"]})
         await session.execute(
             text("UPDATE ideas SET status = 'merged', merged_into_id = :t WHERE id = :s"), {"t": target, "s": source}
         )
-        moved = await move_on_merge(session, campaign=camp, source_id=source, target_id=target, actor_id=manager_id)
-        await notify_idea_event(session, "merged", idea, manager_id, {"merged_into": target, "coins_moved": moved})
+        moved = await CoinSettlement(session).move_on_merge(
+            campaign_id=camp.id, policy=Policy.of(camp), source_id=source, target_id=target, actor_id=manager_id
+        )
+        await notify_idea_event(
+            session, notifier, "merged", idea, manager_id, {"merged_into": target, "coins_moved": moved}
+        )
         submitted = await add_idea(db_engine, campaign["id"], author_id, title="Needs review", status="pending")
         new_idea = await session.get_one(Idea, submitted)
-        await notify_idea_event(session, "submitted", new_idea, author_id, {"status": "pending"})
+        await notify_idea_event(session, notifier, "submitted", new_idea, author_id, {"status": "pending"})
         await session.commit()
 
     (edited,) = await told(db_engine, event="idea_edited")
@@ -435,25 +444,13 @@ async def test_merge_edit_and_mediated_submission(
     assert review.email == manager_email and "Needs review" in review.title
 
 
-async def test_notify_needs_a_notifier_on_the_session(settings: Settings, clean: None) -> None:
-    from coins.lib.db import make_sqlalchemy_config, standalone_session
-
-    config = make_sqlalchemy_config(settings)
-    try:
-        async with standalone_session(config) as session:
-            with pytest.raises(NotifierMissing, match="bind_notifier"):
-                await notify(session, event="coins_rewarded", recipients=[], title="x")
-    finally:
-        await config.get_engine().dispose()
-
-
 # Coins received: coalesced ------------------------------------------------------------------------------
 
 
 @pytest.fixture
 async def queue(settings: Settings) -> AsyncIterator[Queue]:
     """The job queue, on this test's event loop (the app's runs on the test client's)."""
-    made = make_queue(settings)
+    made = job_queue(settings)
     await made.connect()
     yield made
     await made.disconnect()
@@ -498,8 +495,8 @@ async def test_coins_received_is_one_updated_notice_and_at_most_one_email_an_hou
     assert len(queued) == 1
 
     now = datetime.now(UTC)
-    async with notifier_session(settings, valkey=valkey, queue=queue) as session:
-        assert (await process_coins_received(session, _notifier(session), idea, now=now))["status"] == "emailed"
+    async with notifier_session(settings, valkey=valkey, queue=queue) as (session, notifier):
+        assert (await process_coins_received(session, notifier, idea, now=now))["status"] == "emailed"
     (notice,) = await told(db_engine, event="coins_received")
     assert (notice.email, notice.data) == (author_email, {"coins": 10, "supporters": 3})  # not the author's own 5
     assert notice.title == "10 coins for “Rain garden”"
@@ -508,8 +505,8 @@ async def test_coins_received_is_one_updated_notice_and_at_most_one_email_an_hou
 
     for auth, amount in [(backers[1], 2), (backers[2], 1)]:
         await allocate(auth, amount)
-    async with notifier_session(settings, valkey=valkey, queue=queue) as session:
-        result = await process_coins_received(session, _notifier(session), idea, now=now + timedelta(minutes=10))
+    async with notifier_session(settings, valkey=valkey, queue=queue) as (session, notifier):
+        result = await process_coins_received(session, notifier, idea, now=now + timedelta(minutes=10))
     assert result == {"status": "email later", "coins": 3}
     (notice,) = await told(db_engine, event="coins_received")  # the same notification, grown
     assert (notice.data["coins"], notice.emailed, notice.read_at) == (13, "suppressed", None)
@@ -517,8 +514,8 @@ async def test_coins_received_is_one_updated_notice_and_at_most_one_email_an_hou
     follow_up = await valkey.get(f"saq:job:coins:coins_received:follow-up:{idea}")
     assert follow_up is not None  # scheduled for the end of the hour
 
-    async with notifier_session(settings, valkey=valkey, queue=queue) as session:
-        later = await process_coins_received(session, _notifier(session), idea, now=now + timedelta(minutes=61))
+    async with notifier_session(settings, valkey=valkey, queue=queue) as (session, notifier):
+        later = await process_coins_received(session, notifier, idea, now=now + timedelta(minutes=61))
     assert later == {"status": "emailed", "coins": 0}
     second = (await emails(db_engine, "coins_received"))[-1]
     assert second.subject == "3 coins for “Rain garden”"  # only what the first email did not count
@@ -526,15 +523,9 @@ async def test_coins_received_is_one_updated_notice_and_at_most_one_email_an_hou
     # Read: the next coins start a new notification.
     await client.post("/api/notifications/read", json={"all": True}, headers=author)
     await allocate(backers[0], 1)
-    async with notifier_session(settings, valkey=valkey, queue=queue) as session:
-        await process_coins_received(session, _notifier(session), idea, now=now + timedelta(minutes=70))
+    async with notifier_session(settings, valkey=valkey, queue=queue) as (session, notifier):
+        await process_coins_received(session, notifier, idea, now=now + timedelta(minutes=70))
     assert [row.data["coins"] for row in await told(db_engine, event="coins_received")] == [13, 1]
-
-
-def _notifier(session: Any) -> Any:
-    from coins.notifications.services import notifier_for
-
-    return notifier_for(session)
 
 
 # The daily digest ----------------------------------------------------------------------------------------
@@ -552,18 +543,25 @@ async def test_digest_goes_out_once_per_user_even_when_workers_race(
             headers=auth,
         )
         people.append(await user_id(db_engine, email))
-    async with notifier_session(settings) as session:
+    async with notifier_session(settings) as (session, notifier):
         for number in range(3):
             await notify(
-                session, event="idea_accepted", recipients=people, title=f"Idea {number} accepted", link="/ideas/1"
+                session,
+                notifier,
+                event="idea_accepted",
+                recipients=people,
+                title=f"Idea {number} accepted",
+                link="/ideas/1",
             )
-        await notify(session, event="coins_expended", recipients=people[:2], title="Your 5 coins are spent", link="/")
+        await notify(
+            session, notifier, event="coins_expended", recipients=people[:2], title="Your 5 coins are spent", link="/"
+        )
         await session.commit()
     assert not await emails(db_engine)  # nothing immediate
 
     async def run() -> int:
-        async with notifier_session(settings) as session:
-            return await digest.send_digests(session, _notifier(session), batch_size=4)
+        async with notifier_session(settings) as (session, notifier):
+            return await digest.send_digests(session, notifier, batch_size=4)
 
     results = await asyncio.gather(*(run() for _ in range(4)))
     assert sum(results) == 6
@@ -600,8 +598,8 @@ async def test_large_groups_are_fanned_out_in_batches_without_duplicates(
         (fanout,) = (await conn.execute(text("SELECT * FROM notification_fanouts"))).all()
     assert (fanout.event, fanout.recipients, fanout.status) == ("campaign_activated", FANOUT_THRESHOLD + 50, "pending")
 
-    async with notifier_session(settings) as session:
-        progress = await run_fanout(session, _notifier(session), fanout.id, batch_size=100)
+    async with notifier_session(settings) as (session, notifier):
+        progress = await run_fanout(session, notifier, fanout.id, batch_size=100)
     assert (progress.batches, progress.notified, progress.emails, progress.done) == (3, 249, 248, True)
     rows = await told(db_engine, event="campaign_activated")
     assert len(rows) == 249 and len({row.user_id for row in rows}) == 249
@@ -609,8 +607,8 @@ async def test_large_groups_are_fanned_out_in_batches_without_duplicates(
     # Run again (a retried job): nothing new.
     async with db_engine.begin() as conn:
         await conn.execute(text("UPDATE notification_fanouts SET status = 'running', cursor = NULL"))
-    async with notifier_session(settings) as session:
-        again = await run_fanout(session, _notifier(session), fanout.id, batch_size=100)
+    async with notifier_session(settings) as (session, notifier):
+        again = await run_fanout(session, notifier, fanout.id, batch_size=100)
     assert (again.notified, again.emails) == (0, 0)
     assert len(await told(db_engine, event="campaign_activated")) == 249
     async with db_engine.connect() as conn:
@@ -622,7 +620,7 @@ async def test_a_raised_coins_received_flag_is_trusted_until_its_job_is_due(
     valkey: Valkey, queue: Queue, clean: None
 ) -> None:
     """Two replicas: the first raises the flag and schedules the job; the second learns when it runs."""
-    from coins.notifications.triggers import RaisedHere, notify_coins_received
+    from coins.notifications.triggers.coins_received import RaisedHere, notify_coins_received
 
     first, second = RaisedHere(), RaisedHere()
     flag = "coins_received:pending:41"

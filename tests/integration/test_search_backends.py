@@ -21,11 +21,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from coins.accounts.auth import CurrentUser
-from coins.ideas.services import IdeaChanges, IdeaInput, IdeaService
-from coins.lib.templating import make_jinja_env
-from coins.notifications.mail import Mailer
-from coins.notifications.services import NOTIFIER_KEY, Notifier
-from coins.search.base import IdeaFilters, SearchBackend
+from coins.coins import listeners as coin_listeners
+from coins.ideas.search import IdeaFilters
+from coins.ideas.services.editing import IdeaEditing
+from coins.ideas.services.reading import IdeaReader
+from coins.ideas.services.submission import IdeaSubmission
+from coins.ideas.services.workflow import IdeaWorkflow
+from coins.ideas.shapes import IdeaChanges, IdeaInput
+from coins.lib.events import EventBus
+from coins.search import listeners as search_listeners
+from coins.search.base import SearchBackend
 from coins.search.documents import load_documents
 from coins.search.postgres import PostgresSearch
 from coins.search.trigram import similarity, word_similarity
@@ -244,12 +249,6 @@ async def test_scores_mean_the_same_on_both_backends(db_engine: AsyncEngine) -> 
             assert word_similarity(a, b) == pytest.approx(row[1], abs=1e-6), (a, b)
 
 
-class _Backend(PostgresSearch):
-    """PostgreSQL search posing as an external index, to watch the indexing jobs being sent."""
-
-    needs_indexing = True
-
-
 class _Queue:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -280,16 +279,21 @@ async def test_changes_are_indexed_after_commit_only(
     )
     async with AsyncSession(db_engine, expire_on_commit=False) as session:
         queue = _Queue(session)
-        mailer = Mailer(settings, make_jinja_env(settings), None)
-        session.info[NOTIFIER_KEY] = Notifier(mailer)  # what create_app binds to every request's session
-        ideas = IdeaService(session, mailer, queue, _Backend(session))  # type: ignore[arg-type]
-        access = await ideas.campaign_access("indexed", viewer)
-        created = await ideas.submit(access, IdeaInput(title="Indexed idea", description="Text."))
-        await ideas.edit(created.idea.id, viewer, IdeaChanges(title="Indexed idea, edited"))
-        await ideas.edit(created.idea.id, viewer, IdeaChanges(title="Indexed idea, edited"))  # no change
+        # The coins domain settles the withdrawn idea; the search listener sends the indexing jobs, as an
+        # external index (OpenSearch) is configured.
+        bus = EventBus()
+        coin_listeners.connect(bus, valkey=None)
+        search_listeners.connect(bus, queue=queue, indexing=True)  # type: ignore[arg-type]
+        access = await IdeaReader(session).campaign_access("indexed", viewer)
+        created = await IdeaSubmission(session, bus).submit(
+            access, IdeaInput(title="Indexed idea", description="Text.")
+        )
+        editing, workflow = IdeaEditing(session, bus), IdeaWorkflow(session, bus)
+        await editing.edit(created.idea.id, viewer, IdeaChanges(title="Indexed idea, edited"))
+        await editing.edit(created.idea.id, viewer, IdeaChanges(title="Indexed idea, edited"))  # no change
         with pytest.raises(Exception, match="Only the campaign's managers"):
-            await ideas.change_status(created.idea.id, viewer, "accepted")
-        await ideas.change_status(created.idea.id, viewer, "withdrawn")
+            await workflow.change_status(created.idea.id, viewer, "accepted")
+        await workflow.change_status(created.idea.id, viewer, "withdrawn")
     idea_id = created.idea.id
     assert queue.jobs == [("index_idea", {"idea_id": idea_id}, True)] * 3
 
@@ -298,10 +302,10 @@ async def test_opensearch_rebuild_and_indexing_job(world: World, db_engine: Asyn
     """`coins search reindex --recreate` swaps the alias to a fresh index; the job indexes one idea."""
     if not os.environ.get("OPENSEARCH_URL"):
         pytest.skip(NO_OPENSEARCH)
-    from coins.lib.db import make_sqlalchemy_config
     from coins.search import SearchClient
     from coins.search.opensearch import OpenSearchSearch
     from coins.search.tasks import index_idea
+    from coins.wiring import database_config
 
     prefix = f"coins-test-{uuid.uuid4().hex[:12]}"
     search_settings = load_settings(
@@ -320,7 +324,7 @@ async def test_opensearch_rebuild_and_indexing_job(world: World, db_engine: Asyn
     opensearch = client.get()
     assert opensearch is not None
     alias = f"{prefix}-ideas"
-    config = make_sqlalchemy_config(search_settings)
+    config = database_config(search_settings)
     try:
         async with AsyncSession(db_engine) as session:
             backend = OpenSearchSearch(opensearch, index=alias, session=session, refresh=True)

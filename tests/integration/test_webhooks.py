@@ -24,13 +24,14 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coins.app import create_app
-from coins.lib.db import make_sqlalchemy_config, standalone_session
-from coins.notifications.models import EmailMessage
+from coins.lib.db import standalone_session
+from coins.mail.models import EmailMessage
 from coins.platforms import hooks
 from coins.platforms.models import WebhookDelivery, WebhookEndpoint
 from coins.platforms.netguard import AddressRefused, GuardedResolver, address_allowed, parse_address, url_problem
 from coins.platforms.webhooks import post_signed
 from coins.settings import Settings
+from coins.wiring import database_config
 from tests.support.factories import Actors
 from tests.support.platforms import (
     Receiver,
@@ -276,7 +277,7 @@ async def test_idea_events_and_coin_thresholds_reach_the_platform(
     # Coins: the threshold job (every minute in the worker) sends idea.coins_threshold once.
     async with db_engine.begin() as conn:
         await conn.execute(text("UPDATE ideas SET coins = 6 WHERE id IN (:a, :b)"), {"a": idea_id, "b": plain["id"]})
-    config = make_sqlalchemy_config(private_settings)
+    config = database_config(private_settings)
     try:
         async with standalone_session(config) as session:
             assert await hooks.check_coin_thresholds(session, queue=None, public_url="https://coins.example.org") == 1

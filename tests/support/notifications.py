@@ -14,11 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from valkey.asyncio import Valkey
 
-from coins.lib.db import make_sqlalchemy_config, standalone_session
-from coins.lib.templating import make_jinja_env
-from coins.notifications.mail import Mailer
-from coins.notifications.services import Notifier, bind_notifier
+from coins.lib.db import standalone_session
+from coins.mail.mailer import Mailer
+from coins.notifications.notify import Notifier
 from coins.settings import Settings
+from coins.wiring import database_config, template_env
 
 # Not a usable Argon2 hash: bulk users never log in.
 NO_PASSWORD = "bulk-user-without-password"
@@ -27,13 +27,12 @@ NO_PASSWORD = "bulk-user-without-password"
 @asynccontextmanager
 async def notifier_session(
     settings: Settings, *, valkey: Valkey | None = None, queue: Queue | None = None
-) -> AsyncIterator[AsyncSession]:
-    """A session carrying a Notifier, as the app's and the worker's sessions do."""
-    config = make_sqlalchemy_config(settings)
-    bind_notifier(config, Notifier(Mailer(settings, make_jinja_env(settings), queue), valkey))
+) -> AsyncIterator[tuple[AsyncSession, Notifier]]:
+    """A session and the Notifier the listeners and jobs are given (the mailer, Valkey and the queue)."""
+    config = database_config(settings)
     try:
         async with standalone_session(config) as session:
-            yield session
+            yield session, Notifier(Mailer(settings, template_env(settings), queue), valkey)
     finally:
         await config.get_engine().dispose()
 

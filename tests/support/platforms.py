@@ -19,11 +19,11 @@ import httpx
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from coins.lib.db import make_sqlalchemy_config, standalone_session
-from coins.lib.templating import make_jinja_env
-from coins.notifications.mail import Mailer
+from coins.lib.db import standalone_session
+from coins.mail.mailer import Mailer
 from coins.platforms import webhooks
 from coins.settings import Settings
+from coins.wiring import database_config, template_env
 from tests.conftest import PASSWORD
 from tests.support.factories import Actors, create_campaign
 from tests.support.forms import csrf_token
@@ -207,10 +207,10 @@ def receiver_fixture() -> Callable[[], Iterator[Receiver]]:
 
 async def run_delivery(settings: Settings, delivery_id: str | UUID, *, final: bool = False) -> webhooks.Outcome:
     """One attempt, as the worker's `deliver_webhook` task makes it (without the worker around it)."""
-    config = make_sqlalchemy_config(settings)
+    config = database_config(settings)
     try:
         async with standalone_session(config) as session:
-            mailer = Mailer(settings, make_jinja_env(settings), None)
+            mailer = Mailer(settings, template_env(settings), None)
             return await webhooks.deliver(session, settings, mailer, UUID(str(delivery_id)), final_attempt=final)
     finally:
         await config.get_engine().dispose()

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from coins.app import create_app
-from coins.cli import run_migrations
+from coins.cli.common import run_migrations
 from coins.ops.backup import backup_name, backups_in, prune
 from tests.conftest import TABLES, make_settings_for
 from tests.support.coins import Arena, make_arena

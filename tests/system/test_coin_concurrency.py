@@ -21,8 +21,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from coins.campaigns.locks import lock_campaign_exclusive
 from coins.campaigns.models import Campaign
-from coins.coins.services import close_idea, lock_campaign_exclusive
+from coins.coins.ledger import Policy
+from coins.coins.services.settlement import CoinSettlement
 from tests.support.coins import add_ideas, assert_audit_clean
 from tests.support.servers import AppProcess, unique_email
 
@@ -95,7 +97,13 @@ async def settle(db_engine: AsyncEngine, campaign_id: str, idea_id: int, outcome
             {"s": status, "i": idea_id},
         )
         assert changed.first() is not None
-        await close_idea(session, campaign=campaign, idea_id=idea_id, outcome=outcome, actor_id=None)  # type: ignore[arg-type]
+        await CoinSettlement(session).close_idea(
+            campaign_id=campaign.id,
+            policy=Policy.of(campaign),
+            idea_id=idea_id,
+            outcome=outcome,
+            actor_id=None,  # type: ignore[arg-type]
+        )
         await session.commit()
 
 

@@ -47,11 +47,11 @@ from saq import Job
 from sqlalchemy.ext.asyncio import create_async_engine
 from valkey.asyncio import Valkey
 
-from coins.cli import run_migrations
+from coins.cli.common import run_migrations
 from coins.lib.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
 from coins.ops.envoy import EnvoyProcess
 from coins.settings import Settings
-from coins.worker import make_queue
+from coins.wiring import job_queue
 from tests.conftest import PASSWORD, make_admin, make_settings_for
 from tests.support.coins import add_ideas
 from tests.support.factories import campaign_body
@@ -479,7 +479,7 @@ async def test_d_valkey_restart_keeps_sessions_and_jobs(topology: Topology, aren
     async with httpx.AsyncClient(base_url=topology.url, timeout=15) as client:
         cookie = await browser_login(client, arena.member_email)
         assert (await client.get("/account", headers={"Accept": "text/html", "Cookie": cookie})).status_code == 200
-    queue = make_queue(topology.settings)
+    queue = job_queue(topology.settings)
     await queue.connect()
     key = f"failover-probe-{uuid.uuid4().hex}"
     scheduled = int((datetime.now(UTC) + timedelta(hours=1)).timestamp())
@@ -509,7 +509,7 @@ async def test_d_valkey_restart_keeps_sessions_and_jobs(topology: Topology, aren
     async with httpx.AsyncClient(base_url=topology.url, timeout=15) as client:
         account = await client.get("/account", headers={"Accept": "text/html", "Cookie": cookie})
         assert account.status_code == 200, "the browser session did not survive the restart"
-    queue = make_queue(topology.settings)
+    queue = job_queue(topology.settings)
     await queue.connect()
     try:
         job = await queue.job(key)

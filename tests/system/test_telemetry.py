@@ -26,7 +26,7 @@ from coins.lib.embedded import free_port
 from coins.lib.jobs import enqueue
 from coins.lib.telemetry import traces_url
 from coins.settings import Settings
-from coins.worker import make_queue
+from coins.wiring import job_queue
 from tests.support.servers import PROJECT_ROOT, AppProcess, wait_for_http
 
 pytestmark = pytest.mark.system
@@ -188,7 +188,7 @@ async def test_spans_for_requests_and_jobs_reach_an_otlp_receiver(
     not_found = receiver.wait_for(lambda s: str(s.attributes.get("http.route", "")).startswith("/api/campaigns/{slug"))
     assert not_found.attributes.get("http.response.status_code", not_found.attributes.get("http.status_code")) == 404
 
-    queue = make_queue(settings)
+    queue = job_queue(settings)
     await queue.connect()
     try:
         await enqueue(queue, "sweep_emails")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coins.notifications.triggers import RaisedHere, _scheduled_at
+from coins.notifications.triggers.coins_received import RaisedHere, _scheduled_at
 
 
 def test_trusted_until_shortly_before_the_job_runs() -> None:

@@ -8,8 +8,8 @@ from uuid import uuid4
 import aiosmtplib
 import pytest
 
-from coins.notifications.mail import build_mime, deliver_many, smtp_options, wire_bytes
-from coins.notifications.models import EmailMessage
+from coins.mail.delivery import build_mime, deliver_many, smtp_options, wire_bytes
+from coins.mail.models import EmailMessage
 from coins.notifications.tokens import BadToken, make_unsubscribe_token, read_unsubscribe_token
 from coins.settings import SmtpSettings
 

@@ -22,17 +22,11 @@ import pytest
 from opensearchpy import AsyncOpenSearch
 from opensearchpy._async.http_aiohttp import AsyncConnection
 
+from coins.ideas.search import SIMILAR_THRESHOLD, IdeaFilters
 from coins.search import SearchClient, make_backend
-from coins.search.base import SIMILAR_THRESHOLD, IdeaDocument, IdeaFilters
-from coins.search.opensearch import (
-    INDEX_BODY,
-    IndexingFailed,
-    OpenSearchSearch,
-    UnsupportedSort,
-    build_search,
-    build_similar,
-    query_words,
-)
+from coins.search.base import IdeaDocument
+from coins.search.opensearch import IndexingFailed, OpenSearchSearch
+from coins.search.opensearch_requests import INDEX_BODY, UnsupportedSort, build_search, build_similar, query_words
 from coins.search.postgres import PostgresSearch
 from coins.settings import OpenSearchSettings
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from coins.accounts.passwords import hash_password, needs_rehash, password_problems, verify_password
-from coins.accounts.services import normalise_email, validate_email
+from coins.accounts.services.validation import normalise_email, validate_email
 from coins.lib.forms import safe_next
 
 

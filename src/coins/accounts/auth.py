@@ -1,4 +1,4 @@
-"""Who is calling: a browser session, a bearer token, a platform's API key, or nobody.
+"""People as callers: the browser-session and bearer-token resolvers (for `coins.lib.auth`), and the guards.
 
 The user row is read on every request, so a role granted or revoked, a deactivation or a password change
 takes effect on the very next request of every open session and every token of that user.
@@ -11,21 +11,21 @@ from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 import msgspec
-from litestar.enums import ScopeType
 from sqlalchemy import select
 
 from coins.accounts.models import User
 from coins.accounts.tokens import InvalidToken, read_access_token
+from coins.lib.auth import Caller, Resolver
 from coins.lib.errors import AuthenticationFailed, PermissionDenied
-from coins.platforms.identity import api_key_from, authenticate_platform
 
 if TYPE_CHECKING:
     from litestar import Request
     from litestar.connection import ASGIConnection
     from litestar.handlers.base import BaseRouteHandler
-    from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
+    from litestar.types import Scope
 
     from coins.lib.sessions import Session
+    from coins.settings import SecuritySettings
 
 logger = logging.getLogger("coins.auth")
 
@@ -80,60 +80,51 @@ def _bearer_token(scope: Scope) -> str | None:
     return None
 
 
-class AuthenticationMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def bearer_token_resolver(security: SecuritySettings) -> Resolver:
+    """A person's bearer token (`Authorization: Bearer <JWT>` from POST /api/auth/token)."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        scope["user"] = await self._identify(scope)
-        await self.app(scope, receive, send)
-
-    async def _identify(self, scope: HTTPScope) -> CurrentUser | None:  # noqa: PLR0911 - one way out per case
-        api_key = api_key_from(scope)
-        if api_key is not None:
-            # A platform's key (`Bearer cfc_...` or `X-API-Key`): the platform acts for itself, never for a
-            # person, so there is no user; its identity is in scope["auth"] (coins.platforms.identity).
-            scope["auth"] = await authenticate_platform(scope, api_key)
-            return None
+    async def resolve(scope: Scope) -> Caller | None:
         token = _bearer_token(scope)
-        if token is not None:
-            settings = scope["app"].state.settings
-            try:
-                user_id, stamp = read_access_token(settings.security, token)
-            except InvalidToken:
-                raise AuthenticationFailed("The access token is invalid or has expired.") from None
-            handler = scope.get("route_handler")
-            if handler is not None and handler.opt.get(CLAIMS_ONLY):
-                return CurrentUser(
-                    id=user_id, email="", full_name="", is_admin=False, is_sponsor=False,
-                    security_stamp=stamp, via="token", verified=False,
-                )  # fmt: skip
-            row = await load_active_user(scope, user_id)
-            if row is None or row.security_stamp != stamp:
-                raise AuthenticationFailed("The access token is no longer valid.")
-            return _current_user(row, "token")
-
-        # Scripts must use a token for anything that changes data: a cookie alone could be a forged
-        # cross-site request, and the JSON API carries no CSRF token.
-        if scope["path"].startswith("/api/") and scope["method"] not in SAFE_METHODS:
-            return None
-        session: Session | None = scope.get("state", {}).get("session")
-        if session is None or not session.get("user_id"):
+        if token is None:
             return None
         try:
-            user_id = UUID(str(session.get("user_id")))
-        except ValueError:
-            session.clear()
-            return None
+            user_id, stamp = read_access_token(security, token)
+        except InvalidToken:
+            raise AuthenticationFailed("The access token is invalid or has expired.") from None
+        handler = scope.get("route_handler")
+        if handler is not None and handler.opt.get(CLAIMS_ONLY):
+            return Caller(user=CurrentUser(
+                id=user_id, email="", full_name="", is_admin=False, is_sponsor=False,
+                security_stamp=stamp, via="token", verified=False,
+            ))  # fmt: skip
         row = await load_active_user(scope, user_id)
-        if row is None or row.security_stamp != session.get("stamp"):
-            # Deactivated, deleted, or the password changed elsewhere: this session is over.
-            session.clear()
-            return None
-        return _current_user(row, "session")
+        if row is None or row.security_stamp != stamp:
+            raise AuthenticationFailed("The access token is no longer valid.")
+        return Caller(user=_current_user(row, "token"))
+
+    return resolve
+
+
+async def session_resolver(scope: Scope) -> Caller | None:
+    """A signed-in browser: the session in Valkey names the user, and the user's stamp must still match."""
+    # Scripts must use a token for anything that changes data: a cookie alone could be a forged
+    # cross-site request, and the JSON API carries no CSRF token.
+    if scope["path"].startswith("/api/") and scope.get("method") not in SAFE_METHODS:
+        return None
+    session: Session | None = scope.get("state", {}).get("session")
+    if session is None or not session.get("user_id"):
+        return None
+    try:
+        user_id = UUID(str(session.get("user_id")))
+    except ValueError:
+        session.clear()
+        return None
+    row = await load_active_user(scope, user_id)
+    if row is None or row.security_stamp != session.get("stamp"):
+        # Deactivated, deleted, or the password changed elsewhere: this session is over.
+        session.clear()
+        return None
+    return Caller(user=_current_user(row, "session"))
 
 
 async def verified_user(scope: Scope, user: CurrentUser) -> CurrentUser:

@@ -11,9 +11,13 @@ from litestar.response import Redirect, Template
 
 from coins.accounts.auth import login_required, require_user
 from coins.accounts.models import User
-from coins.accounts.services import AccountService, ResetTokenInvalid, validate_email
+from coins.accounts.services.login import LogIn
+from coins.accounts.services.passwords import Passwords, ResetTokenInvalid
+from coins.accounts.services.profile import Profiles
+from coins.accounts.services.registration import Registration
+from coins.accounts.services.validation import validate_email
 from coins.lib.errors import AppError
-from coins.lib.forms import form_data, form_errors, redirect, render_form, safe_next
+from coins.lib.forms import form_data, form_errors, redirect, redirect_to, render_form, safe_next
 from coins.lib.sessions import SessionStore, flash, get_session
 
 
@@ -33,12 +37,12 @@ class AccountPages(Controller):
 
     @post("/signup", name="signup.submit")
     async def signup(
-        self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]
+        self, request: Request[Any, Any, Any], registration: NamedDependency[Registration]
     ) -> Template | Redirect:
         values = await form_data(request)
         next_url = safe_next(values.get("next"))
         try:
-            user = await accounts.register(
+            user = await registration.register(
                 email=values.get("email", ""),
                 full_name=values.get("full_name", ""),
                 password=values.get("password", ""),
@@ -65,13 +69,11 @@ class AccountPages(Controller):
         return render_form("accounts/login.html", next=safe_next(next))
 
     @post("/login", name="login.submit")
-    async def login(
-        self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]
-    ) -> Template | Redirect:
+    async def login(self, request: Request[Any, Any, Any], login: NamedDependency[LogIn]) -> Template | Redirect:
         values = await form_data(request)
         next_url = safe_next(values.get("next"))
         try:
-            user = await accounts.authenticate(email=values.get("email", ""), password=values.get("password", ""))
+            user = await login.authenticate(email=values.get("email", ""), password=values.get("password", ""))
         except AppError as error:
             return render_form(
                 "accounts/login.html",
@@ -89,46 +91,49 @@ class AccountPages(Controller):
         session = get_session(request)
         session.clear()
         session.flash("You are logged out.", "info")
-        return redirect("/login")
+        return redirect_to(request, "login")
 
     @get("/account", name="account", guards=[login_required])
-    async def account(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]) -> Template:
-        user = await accounts.get(require_user(request).id)
+    async def account(self, request: Request[Any, Any, Any], profiles: NamedDependency[Profiles]) -> Template:
+        user = await profiles.get(require_user(request).id)
         return render_form(
             "accounts/account.html", values={"full_name": user.full_name, "email": user.email}, user=user
         )
 
     @post("/account", name="account.submit", guards=[login_required])
     async def update_account(
-        self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]
+        self, request: Request[Any, Any, Any], profiles: NamedDependency[Profiles]
     ) -> Template | Redirect:
         values = await form_data(request)
         user_id = require_user(request).id
         try:
-            await accounts.update_profile(user_id, full_name=values.get("full_name", ""), email=values.get("email", ""))
+            await profiles.update_profile(user_id, full_name=values.get("full_name", ""), email=values.get("email", ""))
         except AppError as error:
             return render_form(
                 "accounts/account.html",
                 values=values,
                 errors=form_errors(error),
                 status_code=422,
-                user=await accounts.get(user_id),
+                user=await profiles.get(user_id),
             )
         flash(request, "Your profile is saved.", "success")
-        return redirect("/account")
+        return redirect_to(request, "account")
 
     @post("/account/password", name="account.password", guards=[login_required])
     async def change_password(
-        self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]
+        self,
+        request: Request[Any, Any, Any],
+        passwords: NamedDependency[Passwords],
+        profiles: NamedDependency[Profiles],
     ) -> Template | Redirect:
         values = await form_data(request)
         user_id = require_user(request).id
         try:
-            user = await accounts.change_password(
+            user = await passwords.change_password(
                 user_id, current=values.get("current_password", ""), new=values.get("new_password", "")
             )
         except AppError as error:
-            current = await accounts.get(user_id)
+            current = await profiles.get(user_id)
             return render_form(
                 "accounts/account.html",
                 values={"full_name": current.full_name, "email": current.email},
@@ -141,7 +146,7 @@ class AccountPages(Controller):
         store: SessionStore = request.app.state.session_store
         await store.delete_all_for_user(str(user.id), keep=session.id)
         flash(request, "Your password is changed. Your other sessions have been logged out.", "success")
-        return redirect("/account")
+        return redirect_to(request, "account")
 
     @get("/password/forgot", name="password.forgot")
     async def forgot_form(self) -> Template:
@@ -149,39 +154,39 @@ class AccountPages(Controller):
 
     @post("/password/forgot", name="password.forgot.submit")
     async def forgot(
-        self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]
+        self, request: Request[Any, Any, Any], passwords: NamedDependency[Passwords]
     ) -> Template | Redirect:
         values = await form_data(request)
 
         if problem := validate_email(values.get("email", "")):
             return render_form("accounts/forgot.html", values=values, errors={"email": problem}, status_code=422)
-        await accounts.request_password_reset(values.get("email", ""))
+        await passwords.request_password_reset(values.get("email", ""))
         flash(
             request,
             "If an account exists for that address, we have sent it a link to choose a new password. "
             "The link works once, for one hour.",
             "info",
         )
-        return redirect("/login")
+        return redirect_to(request, "login")
 
     @get("/password/reset/{token:str}", name="password.reset")
-    async def reset_form(self, token: FromPath[str], accounts: NamedDependency[AccountService]) -> Template:
+    async def reset_form(self, token: FromPath[str], passwords: NamedDependency[Passwords]) -> Template:
         try:
-            await accounts.check_reset_token(token)
+            await passwords.check_reset_token(token)
         except ResetTokenInvalid as error:
             return render_form("accounts/reset.html", token=None, errors={"_form": error.message}, status_code=400)
         return render_form("accounts/reset.html", token=token)
 
     @post("/password/reset/{token:str}", name="password.reset.submit")
     async def reset(
-        self, request: Request[Any, Any, Any], token: FromPath[str], accounts: NamedDependency[AccountService]
+        self, request: Request[Any, Any, Any], token: FromPath[str], passwords: NamedDependency[Passwords]
     ) -> Template | Redirect:
         values = await form_data(request)
         try:
-            await accounts.reset_password(token, values.get("password", ""))
+            await passwords.reset_password(token, values.get("password", ""))
         except ResetTokenInvalid as error:
             return render_form("accounts/reset.html", token=None, errors={"_form": error.message}, status_code=400)
         except AppError as error:
             return render_form("accounts/reset.html", token=token, errors=form_errors(error), status_code=422)
         flash(request, "Your new password is set. Log in with it now.", "success")
-        return redirect("/login")
+        return redirect_to(request, "login")

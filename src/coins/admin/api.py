@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coins.accounts.api import user_read
 from coins.accounts.auth import admin_required, require_user
 from coins.accounts.schemas import ActiveChange, RoleChange, UserList, UserRead
-from coins.accounts.services import AccountService
+from coins.accounts.services.administration import UserAdministration
 from coins.lib.maintenance import get_maintenance, switch_maintenance
 
 
@@ -38,12 +38,12 @@ class AdminApiController(Controller):
     @get("/users", summary="List and search users")
     async def users(
         self,
-        accounts: NamedDependency[AccountService],
+        user_admin: NamedDependency[UserAdministration],
         q: FromQuery[str] = "",
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> UserList:
-        page = await accounts.search(query=q, limit=limit, offset=offset)
+        page = await user_admin.search(query=q, limit=limit, offset=offset)
         return UserList(items=[user_read(u) for u in page.items], total=page.total, limit=limit, offset=offset)
 
     @post("/users/{user_id:uuid}/roles", status_code=200, summary="Grant or revoke a system role")
@@ -52,9 +52,9 @@ class AdminApiController(Controller):
         request: Request[Any, Any, Any],
         user_id: FromPath[UUID],
         data: JSONBody[RoleChange],
-        accounts: NamedDependency[AccountService],
+        user_admin: NamedDependency[UserAdministration],
     ) -> UserRead:
-        user = await accounts.set_role(require_user(request).id, user_id, data.role, granted=data.granted)
+        user = await user_admin.set_role(require_user(request).id, user_id, data.role, granted=data.granted)
         return user_read(user)
 
     @post("/users/{user_id:uuid}/active", status_code=200, summary="Deactivate or reactivate a user")
@@ -63,9 +63,9 @@ class AdminApiController(Controller):
         request: Request[Any, Any, Any],
         user_id: FromPath[UUID],
         data: JSONBody[ActiveChange],
-        accounts: NamedDependency[AccountService],
+        user_admin: NamedDependency[UserAdministration],
     ) -> UserRead:
-        user = await accounts.set_active(require_user(request).id, user_id, active=data.is_active)
+        user = await user_admin.set_active(require_user(request).id, user_id, active=data.is_active)
         return user_read(user)
 
     @get("/maintenance", summary="Is maintenance mode on?")

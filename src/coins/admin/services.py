@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.lib.errors import NotFound
-from coins.notifications.models import EmailMessage
+from coins.mail.models import EmailMessage
 
 
 @dataclass(frozen=True)

@@ -9,19 +9,22 @@ from uuid import UUID
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.accounts.auth import admin_required, require_user
-from coins.accounts.services import AccountService
+from coins.accounts.services.administration import UserAdministration
 from coins.admin.services import get_email, list_outbox
 from coins.coins.audit import run_audit
 from coins.lib.errors import AppError
-from coins.lib.forms import form_data, redirect
+from coins.lib.forms import form_data, redirect_to
+from coins.lib.htmx import wants_fragment
 from coins.lib.maintenance import get_maintenance, switch_maintenance
 from coins.lib.sessions import flash
 
 PAGE_SIZE = 25
+USER_TABLE = "user-table"  # the users page's table: what its search box asks for
 _URL = re.compile(r"https?://[^\s<>\"]+")
 
 
@@ -38,10 +41,10 @@ class AdminPages(Controller):
     async def home(
         self,
         request: Request[Any, Any, Any],
-        accounts: NamedDependency[AccountService],
+        user_admin: NamedDependency[UserAdministration],
         db_session: NamedDependency[AsyncSession],
     ) -> Template:
-        users = await accounts.search(limit=1)
+        users = await user_admin.search(limit=1)
         outbox = await list_outbox(db_session, limit=1)
         maintenance = await get_maintenance(request.app.state.valkey)
         return Template(
@@ -52,13 +55,13 @@ class AdminPages(Controller):
     @get("/users", name="admin.users")
     async def users(
         self,
-        request: Request[Any, Any, Any],
-        accounts: NamedDependency[AccountService],
+        request: HTMXRequest,
+        user_admin: NamedDependency[UserAdministration],
         q: FromQuery[str] = "",
         page: FromQuery[int] = 1,
     ) -> Template:
         page = _page(page)
-        result = await accounts.search(query=q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        result = await user_admin.search(query=q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         context = {
             "users": result.items,
             "total": result.total,
@@ -67,48 +70,48 @@ class AdminPages(Controller):
             "pages": max(1, -(-result.total // PAGE_SIZE)),
         }
         # The search box asks for just the table; Back and reload get the whole page.
-        template = "admin/_user_table.html" if request.headers.get("hx-target") == "user-table" else "admin/users.html"
-        return Template(template, context=context, headers={"Vary": "HX-Request, HX-Target"})
+        template = "admin/_user_table.html" if wants_fragment(request, USER_TABLE) else "admin/users.html"
+        return Template(template, context=context)
 
     @get("/users/{user_id:uuid}", name="admin.user")
-    async def user(self, user_id: FromPath[UUID], accounts: NamedDependency[AccountService]) -> Template:
-        return Template("admin/user.html", context={"subject": await accounts.get_user(user_id)})
+    async def user(self, user_id: FromPath[UUID], user_admin: NamedDependency[UserAdministration]) -> Template:
+        return Template("admin/user.html", context={"subject": await user_admin.get_user(user_id)})
 
     @post("/users/{user_id:uuid}/roles", name="admin.user.roles")
     async def change_role(
         self,
         request: Request[Any, Any, Any],
         user_id: FromPath[UUID],
-        accounts: NamedDependency[AccountService],
+        user_admin: NamedDependency[UserAdministration],
     ) -> Redirect:
         values = await form_data(request)
         role = values.get("role", "")
         granted = values.get("granted") == "true"
         try:
-            user = await accounts.set_role(require_user(request).id, user_id, role, granted=granted)  # type: ignore[arg-type]
+            user = await user_admin.set_role(require_user(request).id, user_id, role, granted=granted)  # type: ignore[arg-type]
         except AppError as error:
             flash(request, error.message, "error")
         else:
             verb = "is now" if granted else "is no longer"
             flash(request, f"{user.full_name} {verb} {'an' if role == 'admin' else 'a'} {role}.", "success")
-        return redirect(f"/admin/users/{user_id}")
+        return redirect_to(request, "admin.user", user_id=user_id)
 
     @post("/users/{user_id:uuid}/active", name="admin.user.active")
     async def change_active(
         self,
         request: Request[Any, Any, Any],
         user_id: FromPath[UUID],
-        accounts: NamedDependency[AccountService],
+        user_admin: NamedDependency[UserAdministration],
     ) -> Redirect:
         values = await form_data(request)
         active = values.get("active") == "true"
         try:
-            user = await accounts.set_active(require_user(request).id, user_id, active=active)
+            user = await user_admin.set_active(require_user(request).id, user_id, active=active)
         except AppError as error:
             flash(request, error.message, "error")
         else:
             flash(request, f"{user.full_name} is {'active again' if active else 'deactivated'}.", "success")
-        return redirect(f"/admin/users/{user_id}")
+        return redirect_to(request, "admin.user", user_id=user_id)
 
     @get("/outbox", name="admin.outbox")
     async def outbox(
@@ -157,4 +160,4 @@ class AdminPages(Controller):
             else "Maintenance mode is off.",
             "success",
         )
-        return redirect("/admin")
+        return redirect_to(request, "admin.home")

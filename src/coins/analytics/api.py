@@ -43,7 +43,7 @@ from coins.analytics.services import (
     idea_outcomes,
     record_outcome,
 )
-from coins.campaigns.services import CampaignService
+from coins.campaigns.services.reading import CampaignReader
 from coins.ideas.access import IdeaNotFound
 from coins.lib.errors import AppError
 
@@ -97,10 +97,10 @@ class AnalyticsApiController(Controller):
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        campaigns: NamedDependency[CampaignService],
+        campaign_reader: NamedDependency[CampaignReader],
         db_session: NamedDependency[AsyncSession],
     ) -> CampaignDashboard:
-        access = require_analytics(await campaigns.access(slug, require_user(request)))
+        access = require_analytics(await campaign_reader.access(slug, require_user(request)))
         return await campaign_dashboard(db_session, access.campaign)
 
     @get(
@@ -113,7 +113,7 @@ class AnalyticsApiController(Controller):
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        campaigns: NamedDependency[CampaignService],
+        campaign_reader: NamedDependency[CampaignReader],
         db_session: NamedDependency[AsyncSession],
         what: What = "dashboard",
         export_format: ExportFormat = "csv",
@@ -123,7 +123,7 @@ class AnalyticsApiController(Controller):
         since: FromQuery[str] = "",
         until: FromQuery[str] = "",
     ) -> Response[bytes] | Stream:
-        access = require_analytics(await campaigns.access(slug, require_user(request)))
+        access = require_analytics(await campaign_reader.access(slug, require_user(request)))
         filters = AuditFilters.parse(actor=actor, action=action, entity_type=entity_type, since=since, until=until)
         return await campaign_export(
             db_session,

@@ -666,7 +666,6 @@ METRIC_LIMIT = Decimal("99999999999999")  # numeric(18, 4)
 
 class IdeaNotComplete(AppError):
     error_code = "IDEA_006"
-    status_code = 409
     default_message = "Outcomes are recorded on completed ideas only."
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Stream, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,14 +48,15 @@ from coins.analytics.services import (
 )
 from coins.analytics.system import system_report, system_snapshot
 from coins.campaigns.access import CampaignAccess
-from coins.campaigns.services import CampaignService
-from coins.campaigns.views import campaign_context
+from coins.campaigns.page import CampaignPageParts
+from coins.campaigns.services.reading import CampaignReader
 from coins.lib.errors import AppError
-from coins.lib.forms import form_data, form_errors, redirect, render_form
+from coins.lib.forms import form_data, form_errors, redirect_to, render_form, url_path
+from coins.lib.htmx import wants_fragment
 from coins.lib.sessions import flash
 
 ExportFormat = Annotated[str, QueryParameter(name="format", description="csv or pdf")]
-ANALYTICS_CSS = "/static/css/analytics.css"
+SYSTEM_LIVE = "system-live"  # the system dashboard's live panel: it asks for itself every 10 s
 
 
 def _links(base: str, whats: list[tuple[str, str]], extra: dict[str, str] | None = None) -> list[dict[str, str]]:
@@ -83,11 +85,10 @@ CAMPAIGN_EXPORTS = [
 
 
 async def _campaign(
-    request: Request[Any, Any, Any], slug: str, campaigns: CampaignService, db: AsyncSession
+    request: Request[Any, Any, Any], slug: str, pages: CampaignPageParts
 ) -> tuple[CampaignAccess, dict[str, Any]]:
-    access = require_analytics(await campaigns.access(slug, require_user(request)))
-    context = await campaign_context(access, campaigns, db)
-    context["analytics_base"] = f"/campaigns/{slug}/analytics"
+    access = require_analytics(await pages.reader.access(slug, require_user(request)))
+    context = await pages.around(access)
     return access, context
 
 
@@ -109,15 +110,14 @@ class CampaignAnalyticsPages(Controller):
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        campaigns: NamedDependency[CampaignService],
+        campaign_pages: NamedDependency[CampaignPageParts],
         db_session: NamedDependency[AsyncSession],
     ) -> Template:
-        access, context = await _campaign(request, slug, campaigns, db_session)
+        access, context = await _campaign(request, slug, campaign_pages)
         report = campaign_report(await campaign_dashboard(db_session, access.campaign))
         context.update(
             report=report,
-            exports=_links(f"/campaigns/{slug}/analytics/export", CAMPAIGN_EXPORTS),
-            css=ANALYTICS_CSS,
+            exports=_links(url_path(request, "campaign.analytics.export", slug=slug), CAMPAIGN_EXPORTS),
         )
         return Template("analytics/campaign.html", context=context)
 
@@ -126,7 +126,7 @@ class CampaignAnalyticsPages(Controller):
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        campaigns: NamedDependency[CampaignService],
+        campaign_pages: NamedDependency[CampaignPageParts],
         db_session: NamedDependency[AsyncSession],
         export_format: ExportFormat = "csv",
         what: FromQuery[str] = "dashboard",
@@ -136,7 +136,7 @@ class CampaignAnalyticsPages(Controller):
         since: FromQuery[str] = "",
         until: FromQuery[str] = "",
     ) -> Response[bytes] | Stream:
-        access = require_analytics(await campaigns.access(slug, require_user(request)))
+        access = require_analytics(await campaign_pages.reader.access(slug, require_user(request)))
         return await campaign_export(
             db_session,
             request.app.state.db_engine,
@@ -151,10 +151,10 @@ class CampaignAnalyticsPages(Controller):
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        campaigns: NamedDependency[CampaignService],
+        campaign_pages: NamedDependency[CampaignPageParts],
         db_session: NamedDependency[AsyncSession],
     ) -> Template:
-        access, context = await _campaign(request, slug, campaigns, db_session)
+        access, context = await _campaign(request, slug, campaign_pages)
         return await self._outcomes_page(access, context, db_session)
 
     async def _outcomes_page(
@@ -171,7 +171,6 @@ class CampaignAnalyticsPages(Controller):
             outcomes=await campaign_outcomes(db, access.campaign.id),
             completed=await completed_ideas(db, access.campaign.id),
             can_record=access.is_manager or access.is_admin,
-            css=ANALYTICS_CSS,
         )
         return render_form("analytics/outcomes.html", values=values, errors=errors, status_code=status_code, **context)
 
@@ -180,11 +179,11 @@ class CampaignAnalyticsPages(Controller):
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        campaigns: NamedDependency[CampaignService],
+        campaign_pages: NamedDependency[CampaignPageParts],
         db_session: NamedDependency[AsyncSession],
     ) -> Template | Redirect:
         viewer = require_user(request)
-        access, _ = await _campaign(request, slug, campaigns, db_session)
+        access, _ = await _campaign(request, slug, campaign_pages)
         values = await form_data(request)
         try:
             idea_id = int(values.get("idea_id", "") or 0)
@@ -207,20 +206,20 @@ class CampaignAnalyticsPages(Controller):
         except AppError as error:
             if error.status_code in {403, 404} and error.error_code != "IDEA_001":
                 raise
-            access, context = await _campaign(request, slug, campaigns, db_session)
+            access, context = await _campaign(request, slug, campaign_pages)
             errors = form_errors(error)
             if error.error_code == "IDEA_006":
                 errors["idea_id"] = error.message
             return await self._outcomes_page(access, context, db_session, values=values, errors=errors, status_code=422)
         flash(request, f"Outcome recorded for “{outcome.idea_title}”.", "success")
-        return redirect(f"/campaigns/{slug}/analytics/outcomes")
+        return redirect_to(request, "campaign.analytics.outcomes", slug=slug)
 
     @get("/audit", name="campaign.analytics.audit")
     async def audit(
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        campaigns: NamedDependency[CampaignService],
+        campaign_pages: NamedDependency[CampaignPageParts],
         db_session: NamedDependency[AsyncSession],
         actor: FromQuery[str] = "",
         action: FromQuery[str] = "",
@@ -229,7 +228,7 @@ class CampaignAnalyticsPages(Controller):
         until: FromQuery[str] = "",
         page: FromQuery[int] = 1,
     ) -> Template:
-        access, context = await _campaign(request, slug, campaigns, db_session)
+        access, context = await _campaign(request, slug, campaign_pages)
         filters = _audit_filters(actor, action, entity_type, since, until)
         result = await audit_page(db_session, audit_statement(filters, campaign_id=access.campaign.id), page)
         query = filters.query(include_campaign=False)
@@ -238,10 +237,11 @@ class CampaignAnalyticsPages(Controller):
             result=result,
             entity_types=ENTITY_TYPES,
             show_campaign_filter=False,
-            base_url=f"/campaigns/{slug}/analytics/audit",
+            base_url=url_path(request, "campaign.analytics.audit", slug=slug),
             page_params=_page_params(query),
-            exports=_links(f"/campaigns/{slug}/analytics/export", [("audit", "Audit trail")], query),
-            css=ANALYTICS_CSS,
+            exports=_links(
+                url_path(request, "campaign.analytics.export", slug=slug), [("audit", "Audit trail")], query
+            ),
         )
         return Template("analytics/campaign_audit.html", context=context)
 
@@ -255,12 +255,12 @@ class DashboardPages(Controller):
     async def index(
         self,
         request: Request[Any, Any, Any],
-        campaigns: NamedDependency[CampaignService],
+        campaign_reader: NamedDependency[CampaignReader],
         page: FromQuery[int] = 1,
     ) -> Template:
         page = max(1, page)
         viewer = require_user(request)
-        result = await campaigns.list_visible(viewer, limit=50, offset=(page - 1) * 50)
+        result = await campaign_reader.list_visible(viewer, limit=50, offset=(page - 1) * 50)
         return Template(
             "analytics/index.html",
             context={
@@ -272,14 +272,13 @@ class DashboardPages(Controller):
         )
 
     @get("/executive", name="dashboards.executive")
-    async def executive(self, db_session: NamedDependency[AsyncSession]) -> Template:
+    async def executive(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
         report = executive_report(await executive_dashboard(db_session))
         return Template(
             "analytics/executive.html",
             context={
                 "report": report,
-                "exports": _links("/dashboards/executive/export", [("", "Executive dashboard")]),
-                "css": ANALYTICS_CSS,
+                "exports": _links(url_path(request, "dashboards.executive.export"), [("", "Executive dashboard")]),
             },
         )
 
@@ -303,24 +302,17 @@ class SystemPages(Controller):
     guards = [admin_required]
 
     @get("/system", name="admin.system")
-    async def system(self, request: Request[Any, Any, Any]) -> Template:
+    async def system(self, request: HTMXRequest) -> Template:
         state = request.app.state
         snapshot = await system_snapshot(state.db_engine, state.valkey, state.queue, state.settings)
         context = {
             "snapshot": snapshot,
             "report": system_report(snapshot),
-            "exports": _links("/admin/system/export", [("", "System dashboard")]),
-            "css": ANALYTICS_CSS,
+            "exports": _links(url_path(request, "admin.system.export"), [("", "System dashboard")]),
         }
         # The live panel asks for itself every 10 s; Back and reload get the whole page.
-        template = (
-            "analytics/_system_live.html"
-            if request.headers.get("hx-target") == "system-live"
-            else "analytics/system.html"
-        )
-        return Template(
-            template, context=context, headers={"Vary": "HX-Request, HX-Target", "Cache-Control": "no-store"}
-        )
+        template = "analytics/_system_live.html" if wants_fragment(request, SYSTEM_LIVE) else "analytics/system.html"
+        return Template(template, context=context, headers={"Cache-Control": "no-store"})
 
     @get("/system/export", name="admin.system.export")
     async def system_export(
@@ -335,6 +327,7 @@ class SystemPages(Controller):
     @get("/audit-trail", name="admin.audit_trail")
     async def audit_trail(
         self,
+        request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         actor: FromQuery[str] = "",
         action: FromQuery[str] = "",
@@ -357,10 +350,9 @@ class SystemPages(Controller):
                 "unknown_campaign": not found,
                 "entity_types": ENTITY_TYPES,
                 "show_campaign_filter": True,
-                "base_url": "/admin/audit-trail",
+                "base_url": url_path(request, "admin.audit_trail"),
                 "page_params": _page_params(query),
-                "exports": _links("/admin/audit-trail/export", [("", "Audit trail")], query),
-                "css": ANALYTICS_CSS,
+                "exports": _links(url_path(request, "admin.audit_trail.export"), [("", "Audit trail")], query),
             },
         )
 

@@ -15,7 +15,6 @@ from coins.lib.errors import AppError, PermissionDenied
 
 class CampaignNotFound(AppError):
     error_code = "CAMPAIGN_001"
-    status_code = 404
     default_message = "No such campaign."
 
 

@@ -11,12 +11,11 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.accounts.auth import CLAIMS_ONLY, login_required, require_user, verified_user
 from coins.campaigns.access import CampaignAccess, CampaignNotFound
-from coins.campaigns.services import CampaignService
-from coins.coins.announce import announce_member_move
+from coins.campaigns.services.reading import CampaignReader
+from coins.coins.errors import CoinError
 from coins.coins.gateway import CoinGateway
 from coins.coins.schemas import (
     AllocateRequest,
@@ -28,7 +27,8 @@ from coins.coins.schemas import (
     ReallocateRequest,
     ReleaseRequest,
 )
-from coins.coins.services import CoinError, MemberCoins, MemberResult, allocations_of, balance_of, history_of
+from coins.coins.services.member import MemberCoins, MemberResult
+from coins.coins.services.reading import CoinReader
 from coins.lib.errors import AuthenticationFailed, InvalidInput, PermissionDenied
 from coins.lib.metrics import COIN_ALLOCATION_FAILURES
 
@@ -74,7 +74,7 @@ class CoinApiController(Controller):
         campaign = await gateway.campaign(slug)
         if campaign is None:
             raise CampaignNotFound()
-        coins = MemberCoins(gateway)
+        coins = MemberCoins(gateway, request.app.state.events)
         stamp = viewer.security_stamp if viewer.via == "token" else None
         try:
             if operation == "allocate":
@@ -91,16 +91,8 @@ class CoinApiController(Controller):
             # outsiders get 404 for a closed or draft campaign instead of learning that it exists.
             full = await verified_user(request.scope, viewer)
             async with request.app.state.db_config.get_session() as session:
-                await CampaignService(session, request.app.state.mailer).visible(slug, full)
+                await CampaignReader(session).visible(slug, full)
             raise
-        if not result.replayed:
-            receiving = {"allocate": "idea_id", "reallocate": "to_idea_id"}.get(operation)
-            await announce_member_move(
-                request.app.state,
-                campaign_id=campaign.id,
-                operation=operation,
-                idea_id=arguments[receiving] if receiving else None,
-            )
         return balance_response(result)
 
     @post(
@@ -148,12 +140,12 @@ class CoinApiController(Controller):
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        campaigns: NamedDependency[CampaignService],
-        db_session: NamedDependency[AsyncSession],
+        campaign_reader: NamedDependency[CampaignReader],
+        coin_reader: NamedDependency[CoinReader],
     ) -> BalanceRead:
         viewer = require_user(request)
-        access = require_member(await campaigns.access(slug, viewer))
-        balance = await balance_of(db_session, campaign_id=access.campaign.id, user_id=viewer.id)
+        access = require_member(await campaign_reader.access(slug, viewer))
+        balance = await coin_reader.balance(campaign_id=access.campaign.id, user_id=viewer.id)
         return BalanceRead(
             granted=balance.granted,
             available=balance.available,
@@ -166,12 +158,12 @@ class CoinApiController(Controller):
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        campaigns: NamedDependency[CampaignService],
-        db_session: NamedDependency[AsyncSession],
+        campaign_reader: NamedDependency[CampaignReader],
+        coin_reader: NamedDependency[CoinReader],
     ) -> AllocationList:
         viewer = require_user(request)
-        access = require_member(await campaigns.access(slug, viewer))
-        rows = await allocations_of(db_session, campaign_id=access.campaign.id, user_id=viewer.id)
+        access = require_member(await campaign_reader.access(slug, viewer))
+        rows = await coin_reader.allocations(campaign_id=access.campaign.id, user_id=viewer.id)
         return AllocationList(
             items=[
                 AllocationRead(
@@ -188,15 +180,15 @@ class CoinApiController(Controller):
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        campaigns: NamedDependency[CampaignService],
-        db_session: NamedDependency[AsyncSession],
+        campaign_reader: NamedDependency[CampaignReader],
+        coin_reader: NamedDependency[CoinReader],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> LedgerPage:
         viewer = require_user(request)
-        access = require_member(await campaigns.access(slug, viewer))
-        rows, total = await history_of(
-            db_session, campaign_id=access.campaign.id, user_id=viewer.id, limit=limit, offset=offset
+        access = require_member(await campaign_reader.access(slug, viewer))
+        rows, total = await coin_reader.history(
+            campaign_id=access.campaign.id, user_id=viewer.id, limit=limit, offset=offset
         )
         return LedgerPage(
             items=[

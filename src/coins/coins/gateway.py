@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
-from coins.settings import Settings
+from coins.coins.ledger import MemberMove, Policy
 
 POLICY_TTL_SECONDS = 5.0
 COIN_POOL_NAME = "coins-coin-path"
@@ -40,7 +41,7 @@ _MOVE = """
 SELECT was_replayed, result FROM coin_member_move(
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
 )
-"""
+"""  # the arguments: `MemberMove.arguments()`
 _CAMPAIGN = """
 SELECT id, slug, campaign_type, status, updated_at, initial_allocation, idea_submission_reward,
        allow_reallocation, allow_recycling, max_allocation_per_idea, min_allocation_amount, pricing
@@ -51,20 +52,27 @@ _CURRENT = "SELECT coins FROM coin_allocations WHERE idea_id = $1 AND user_id = 
 
 @dataclass(frozen=True)
 class CampaignPolicy:
-    """What a coin operation needs to know about its campaign (read by slug, cached briefly)."""
+    """What a coin operation needs to know about its campaign (read by slug, cached briefly): its identity,
+    status, and the coin policy with its version (`updated_at`, compared by the coin function)."""
 
     id: UUID
     slug: str
     campaign_type: str
     status: str
     updated_at: datetime
-    initial_allocation: int
-    idea_submission_reward: int
-    allow_reallocation: bool
-    allow_recycling: bool
-    max_allocation_per_idea: int | None
-    min_allocation_amount: int
-    pricing: str
+    policy: Policy
+
+    @classmethod
+    def of(cls, campaign: Any) -> CampaignPolicy:
+        """From a campaign row (the pages have it loaded already) or the gateway's own query."""
+        return cls(
+            id=campaign.id,
+            slug=campaign.slug,
+            campaign_type=campaign.campaign_type,
+            status=campaign.status,
+            updated_at=campaign.updated_at,
+            policy=Policy.of(campaign),
+        )
 
 
 def plain_dsn(url: str) -> str:
@@ -74,9 +82,9 @@ def plain_dsn(url: str) -> str:
 
 
 class CoinGateway:
-    def __init__(self, settings: Settings) -> None:
-        self.dsn = plain_dsn(settings.database.url)
-        self.size = settings.database.coin_pool_size
+    def __init__(self, database_url: str, *, pool_size: int) -> None:
+        self.dsn = plain_dsn(database_url)
+        self.size = pool_size
         self.pool: asyncpg.Pool | None = None
         self._policies: dict[str, tuple[float, CampaignPolicy]] = {}
         self._idea_gates = IdeaGates(IDEA_GATE_WIDTH)
@@ -113,7 +121,7 @@ class CoinGateway:
         if row is None:
             self._policies.pop(slug, None)
             return None
-        policy = CampaignPolicy(**dict(row))
+        policy = CampaignPolicy.of(SimpleNamespace(**row))
         self._policies[slug] = (time.monotonic(), policy)
         return policy
 
@@ -121,21 +129,11 @@ class CoinGateway:
         row = await self._fetchrow(_CURRENT, idea_id, user_id)
         return int(row["coins"]) if row is not None else 0
 
-    async def move(self, params: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-        async with self._idea_gates.enter(params["take_idea"], params["put_idea"]):
-            return await self._move(params)
-
-    async def _move(self, params: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-        row = await self._fetchrow(
-            _MOVE,
-            params["campaign"], params["user"], params["actor"], params["key"], params["fingerprint"],
-            params["linear"], params["max_coins"],
-            params["take_idea"], params["take_coins"], params["take_expected"], params["take_after"],
-            params["take_votes"],
-            params["put_idea"], params["put_coins"], params["put_expected"], params["put_after"],
-            params["put_votes"],
-            params["stamp"], params["policy_version"],
-        )  # fmt: skip
+    async def move(self, move: MemberMove) -> tuple[bool, dict[str, Any]]:
+        """Apply a member's operation: (replayed, the new balance or the recorded refusal)."""
+        ideas = (move.take.idea_id if move.take else None, move.put.idea_id if move.put else None)
+        async with self._idea_gates.enter(*ideas):
+            row = await self._fetchrow(_MOVE, *move.arguments())
         assert row is not None
         return bool(row["was_replayed"]), dict(row["result"])
 

@@ -21,11 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from math import isqrt
-from typing import Literal
+from typing import Any, Literal
+from uuid import UUID
 
 Pricing = Literal["linear", "quadratic"]
+# What an idea's status change means for the coins on it (see `coin_outcome`).
+Outcome = Literal["accepted", "withdrawn", "rejected", "merged", "approved"]
 
 
 class Kind(StrEnum):
@@ -48,6 +52,19 @@ class Policy:
     max_allocation_per_idea: int | None = None
     min_allocation_amount: int = 1
     pricing: Pricing = "linear"
+
+    @classmethod
+    def of(cls, settings: Any) -> Policy:
+        """The policy fields of anything that carries them (a campaign row, the coin path's cached campaign)."""
+        return cls(
+            initial_allocation=settings.initial_allocation,
+            idea_submission_reward=settings.idea_submission_reward,
+            allow_reallocation=settings.allow_reallocation,
+            allow_recycling=settings.allow_recycling,
+            max_allocation_per_idea=settings.max_allocation_per_idea,
+            min_allocation_amount=settings.min_allocation_amount,
+            pricing=settings.pricing,
+        )
 
 
 @dataclass(frozen=True)
@@ -161,6 +178,28 @@ def plan_move(policy: Policy, *, amount: int, from_coins: int, to_coins: int) ->
     return Move(release=release, allocate=allocate)
 
 
+def can_allocate(*, is_member: bool, campaign_status: str, idea_status: str) -> bool:
+    """Only members, only active campaigns, only competing ideas (SPEC.md, "Allocate")."""
+    return is_member and campaign_status == "active" and idea_status == "competing"
+
+
+def coin_outcome(from_status: str, to_status: str) -> Outcome | None:
+    """What an idea's status change does to its coins: settle them (accepted: expended; withdrawn from the
+    competition or rejected: returned or forfeited), move them with a merge, or reward the author of an
+    idea that starts competing.  None: nothing moves (starting or completing accepted work)."""
+    if to_status == "accepted":
+        return "accepted"
+    if to_status == "withdrawn" and from_status == "competing":
+        return "withdrawn"
+    if to_status == "rejected":
+        return "rejected"  # a pending idea holds no coins; settled anyway, so none could ever be lost
+    if to_status == "merged":
+        return "merged"
+    if to_status == "competing":
+        return "approved"
+    return None
+
+
 def closing_kind(policy: Policy, outcome: Literal["accepted", "withdrawn", "rejected"]) -> Kind:
     """What happens to the coins on an idea that leaves the competition."""
     if outcome == "accepted":
@@ -202,3 +241,64 @@ def replay(entries: Iterable[tuple[Kind | str, int]]) -> Balance:
     for kind, amount in entries:
         balance = apply(balance, Kind(kind), amount)
     return balance
+
+
+# A member's own operation, as the coin function applies it ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Side:
+    """One idea's side of a member's operation: coins taken from it (release) or put on it (allocation).
+
+    Under quadratic pricing the price depends on the member's allocation on the idea, so the plan carries the
+    allocation it was priced from (`expected`) and the result (`after`, `votes`); the database refuses the
+    plan (STALE) when the allocation changed meanwhile.  Under linear pricing those stay None.
+    """
+
+    idea_id: int
+    coins: int
+    expected: int | None = None
+    after: int | None = None
+    votes: int | None = None
+
+
+@dataclass(frozen=True)
+class MemberMove:
+    """Everything `coin_member_move` needs for one allocate, release or reallocate (take, put or both)."""
+
+    campaign_id: UUID
+    user_id: UUID
+    policy: Policy
+    take: Side | None
+    put: Side | None
+    # Idempotency-Key and the fingerprint of what it was used for; a bearer token's security stamp (the
+    # function checks it against the account); the cached policy's version (STALE_POLICY when it changed).
+    key: str | None = None
+    fingerprint: str | None = None
+    stamp: int | None = None
+    policy_version: datetime | None = None
+
+    def arguments(self) -> tuple[Any, ...]:
+        """The coin function's arguments, in its order."""
+        take, put = self.take, self.put
+        return (
+            self.campaign_id, self.user_id, self.user_id, self.key, self.fingerprint,
+            self.policy.pricing == "linear", self.policy.max_allocation_per_idea,
+            take.idea_id if take else None, take.coins if take else None, take.expected if take else None,
+            take.after if take else None, take.votes if take else None,
+            put.idea_id if put else None, put.coins if put else None, put.expected if put else None,
+            put.after if put else None, put.votes if put else None,
+            self.stamp, self.policy_version,
+        )  # fmt: skip
+
+
+def plan_side(policy: Policy, *, idea_id: int, amount: int, taking: bool, current_coins: int | None) -> Side:
+    """One side of a member's operation; `current_coins` is needed (and used) only under quadratic pricing."""
+    if taking:
+        check_release(policy, amount)
+    else:
+        check_allocation(policy, amount)
+    if policy.pricing == "linear" or current_coins is None:
+        return Side(idea_id=idea_id, coins=amount)
+    change = (plan_release if taking else plan_allocation)(policy, amount=amount, current_coins=current_coins)
+    return Side(idea_id, change.coins, expected=current_coins, after=change.coins_after, votes=change.votes_after)

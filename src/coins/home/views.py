@@ -9,4 +9,4 @@ class HomePages(Controller):
 
     @get("/", name="home")
     async def home(self) -> Template:
-        return Template("home.html", headers={"Vary": "HX-Request"})
+        return Template("home.html")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from coins.campaigns.access import CampaignAccess
-from coins.campaigns.services import CampaignNotActive
+from coins.campaigns.errors import CampaignNotActive
 from coins.ideas.models import Idea
 from coins.lib.errors import AppError, PermissionDenied
 
@@ -25,31 +25,26 @@ AUTHOR_EDITABLE = ("pending", "competing")
 
 class IdeaNotFound(AppError):
     error_code = "IDEA_001"
-    status_code = 404
     default_message = "No such idea."
 
 
 class InvalidIdeaTransition(AppError):
     error_code = "IDEA_002"
-    status_code = 409
     default_message = "That status change is not possible."
 
 
 class IdeaNotCompeting(AppError):
     error_code = "IDEA_003"
-    status_code = 409
     default_message = "This idea is not competing."
 
 
 class IdeaAlreadyAccepted(AppError):
     error_code = "IDEA_004"
-    status_code = 409
     default_message = "This idea has already been accepted."
 
 
 class IdeaLocked(AppError):
     error_code = "IDEA_005"
-    status_code = 409
     default_message = "This idea can no longer be edited."
 
 

@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from coins.accounts.auth import current_user, login_required, require_user
-from coins.ideas import services
+from coins.ideas import shapes
 from coins.ideas.schemas import (
     IdeaCreate,
     IdeaDetailRead,
@@ -32,7 +32,12 @@ from coins.ideas.schemas import (
     VersionRead,
     VersionSummary,
 )
-from coins.ideas.services import BoardQuery, IdeaChanges, IdeaDetail, IdeaInput, IdeaService, IdeaView
+from coins.ideas.services.board import IdeaBoard
+from coins.ideas.services.editing import IdeaEditing
+from coins.ideas.services.reading import IdeaReader
+from coins.ideas.services.submission import IdeaSubmission
+from coins.ideas.services.workflow import IdeaWorkflow
+from coins.ideas.shapes import BoardQuery, IdeaChanges, IdeaDetail, IdeaInput, IdeaView
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="Page size (at most 100)")]
 Offset = Annotated[int, QueryParameter(ge=0)]
@@ -67,7 +72,7 @@ def idea_fields(view: IdeaView) -> dict[str, Any]:
     }
 
 
-def idea_ref(ref: services.IdeaRef) -> IdeaRef:
+def idea_ref(ref: shapes.IdeaRef) -> IdeaRef:
     return IdeaRef(id=ref.id, title=ref.title, status=cast("IdeaStatus", ref.status))
 
 
@@ -114,7 +119,8 @@ class CampaignIdeaApiController(Controller):
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        ideas: NamedDependency[IdeaService],
+        idea_board: NamedDependency[IdeaBoard],
+        idea_reader: NamedDependency[IdeaReader],
         tag: Annotated[
             list[str] | None, QueryParameter(description="Tag id or name; repeat for ideas with all of them")
         ] = None,
@@ -133,8 +139,8 @@ class CampaignIdeaApiController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> IdeaList:
-        access = await ideas.campaign_access(slug, current_user(request))
-        page = await ideas.board(
+        access = await idea_reader.campaign_access(slug, current_user(request))
+        page = await idea_board.board(
             access,
             BoardQuery(
                 tags=tag or [],
@@ -156,10 +162,11 @@ class CampaignIdeaApiController(Controller):
         request: Request[Any, Any, Any],
         slug: FromPath[str],
         data: JSONBody[IdeaCreate],
-        ideas: NamedDependency[IdeaService],
+        idea_reader: NamedDependency[IdeaReader],
+        idea_submission: NamedDependency[IdeaSubmission],
     ) -> IdeaRead:
-        access = await ideas.campaign_access(slug, require_user(request))
-        view = await ideas.submit(
+        access = await idea_reader.campaign_access(slug, require_user(request))
+        view = await idea_submission.submit(
             access,
             IdeaInput(
                 title=data.title,
@@ -176,12 +183,13 @@ class CampaignIdeaApiController(Controller):
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        ideas: NamedDependency[IdeaService],
+        idea_reader: NamedDependency[IdeaReader],
+        idea_board: NamedDependency[IdeaBoard],
         title: Annotated[str, QueryParameter(max_length=300)],
         limit: Annotated[int, QueryParameter(ge=1, le=20)] = 5,
     ) -> SimilarList:
-        access = await ideas.campaign_access(slug, current_user(request))
-        found = await ideas.similar(access, title, limit=limit)
+        access = await idea_reader.campaign_access(slug, current_user(request))
+        found = await idea_board.similar(access, title, limit=limit)
         return SimilarList(
             items=[
                 SimilarRead(
@@ -206,9 +214,9 @@ class IdeaApiController(Controller):
 
     @get("/{idea_id:int}", summary="One idea with its tags, status history, versions and merge links")
     async def get_idea(
-        self, request: Request[Any, Any, Any], idea_id: FromPath[int], ideas: NamedDependency[IdeaService]
+        self, request: Request[Any, Any, Any], idea_id: FromPath[int], idea_reader: NamedDependency[IdeaReader]
     ) -> IdeaDetailRead:
-        return idea_detail(await ideas.get(idea_id, current_user(request)))
+        return idea_detail(await idea_reader.get(idea_id, current_user(request)))
 
     @patch(
         "/{idea_id:int}",
@@ -220,10 +228,10 @@ class IdeaApiController(Controller):
         request: Request[Any, Any, Any],
         idea_id: FromPath[int],
         data: JSONBody[IdeaPatch],
-        ideas: NamedDependency[IdeaService],
+        idea_editing: NamedDependency[IdeaEditing],
     ) -> IdeaRead:
         context_given = data.context_id is not msgspec.UNSET
-        view = await ideas.edit(
+        view = await idea_editing.edit(
             idea_id,
             require_user(request),
             IdeaChanges(
@@ -247,9 +255,9 @@ class IdeaApiController(Controller):
         request: Request[Any, Any, Any],
         idea_id: FromPath[int],
         data: JSONBody[StatusChangeRequest],
-        ideas: NamedDependency[IdeaService],
+        idea_workflow: NamedDependency[IdeaWorkflow],
     ) -> IdeaRead:
-        view = await ideas.change_status(
+        view = await idea_workflow.change_status(
             idea_id, require_user(request), data.status, reason=data.reason, merged_into=data.merged_into
         )
         return idea_read(view)
@@ -259,11 +267,11 @@ class IdeaApiController(Controller):
         self,
         request: Request[Any, Any, Any],
         idea_id: FromPath[int],
-        ideas: NamedDependency[IdeaService],
+        idea_reader: NamedDependency[IdeaReader],
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> VersionList:
-        page = await ideas.versions(idea_id, current_user(request), limit=limit, offset=offset)
+        page = await idea_reader.versions(idea_id, current_user(request), limit=limit, offset=offset)
         return VersionList(
             items=[
                 VersionRead(

@@ -1,56 +1,84 @@
-"""Domain events of ideas: submitted, edited, approved, rejected, accepted, started, completed, withdrawn,
-merged.
+"""What happens to ideas: submitted, edited, and each step of the workflow (approved, rejected, accepted,
+started, completed, withdrawn, merged).
 
-`record` is called by the idea service inside the transaction of the change, after the change itself,
-and fans the event out: the audit record and the in-app notifications are rows in the same transaction
-(SPEC.md "Notifications": submitter and supporters hear of approvals, rejections, acceptance, merges and
-major edits; managers of mediated campaigns hear of submissions); emails, webhooks and the live ranking go
-out only after the commit, so nobody is told of a change that then rolled back.
+The idea services publish these inside the transaction of the change, after the change itself.  Listeners
+that take part in the change (the coin settlement of an accepted, withdrawn, rejected or merged idea, the
+reward for an idea that competes) record what they did with `note()`: it lands in the event's details, which
+later listeners read (notifications tell supporters what happened to their coins, the audit trail keeps it),
+and in the idea's status-history row.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from coins.accounts.auth import CurrentUser
-from coins.ideas.models import Idea
-from coins.lib import audit, live
-from coins.notifications.triggers import notify_idea_event
-from coins.platforms import hooks as platform_hooks
-
-EVENTS = frozenset(
-    {"submitted", "edited", "approved", "rejected", "accepted", "started", "completed", "withdrawn", "merged"}
-)
+from coins.ideas.models import Idea, IdeaStatusChange
+from coins.lib.events import AuditEntry, Event
 
 
-async def record(
-    session: AsyncSession,
-    event_name: str,
-    idea: Idea,
-    actor: CurrentUser | UUID | None,
-    details: dict[str, Any],
-    *,
-    before: dict[str, Any] | None = None,
-) -> None:
-    """Record that `event_name` happened to `idea` (see the module docstring for what plugs in here)."""
-    if event_name not in EVENTS:
-        raise ValueError(f"unknown idea event {event_name!r}")
-    actor_id = actor.id if isinstance(actor, CurrentUser) else actor
-    audit.record(
-        session,
-        actor_id=actor_id,
-        action=f"idea.{event_name}",
-        entity_type="idea",
-        entity_id=idea.id,
-        before=before or {},
-        after={"campaign_id": str(idea.campaign_id), **details},
-    )
-    # Boards watching the campaign refresh their ranking once this commits (coalesced; no I/O here).
-    live.campaign_changed_after_commit(session, idea.campaign_id)
-    # Notifications: in-app rows in this transaction, emails and live counts after it commits.
-    await notify_idea_event(session, event_name, idea, actor_id, details)
-    # Platforms: ideas that came through a permalink, and their webhooks (nothing for other ideas).
-    await platform_hooks.on_idea_event(session, event_name, idea, details, before)
+@dataclass(frozen=True, kw_only=True)
+class IdeaEvent(Event):
+    idea: Idea
+    actor_id: UUID | None
+    # What the change was; listeners add what they did through `note`.
+    details: dict[str, Any]
+    before: dict[str, Any] = field(default_factory=dict)
+    # The idea's status-history row written with the change (workflow steps), which keeps the notes too.
+    record: IdeaStatusChange | None = None
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def campaign_id(self) -> UUID:
+        return self.idea.campaign_id
+
+    def note(self, **values: Any) -> None:
+        super().note(**values)
+        self.details.update(values)
+        if self.record is not None:
+            self.record.details = {**(self.record.details or {}), **values}
+
+    def audit(self) -> AuditEntry:
+        return AuditEntry(
+            action=f"idea.{self.name}",
+            entity_type="idea",
+            entity_id=self.idea.id,
+            actor_id=self.actor_id,
+            before=self.before,
+            after={"campaign_id": str(self.idea.campaign_id), **self.details},
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdeaSubmitted(IdeaEvent):
+    # Who brought the idea, when not the idea form itself (a platform's permalink): opaque to the ideas
+    # domain, read by the listener that put it there.
+    origin: object | None = None
+
+    @property
+    def name(self) -> str:
+        return "submitted"
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdeaEdited(IdeaEvent):
+    @property
+    def name(self) -> str:
+        return "edited"
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdeaStatusChanged(IdeaEvent):
+    # The workflow step (`coins.ideas.access.TRANSITIONS`: approved, rejected, accepted, started, ...).
+    step: str = ""
+    from_status: str = ""
+    to_status: str = ""
+    merged_into: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.step

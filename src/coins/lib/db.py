@@ -11,16 +11,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from advanced_alchemy.config import AlembicAsyncConfig, AsyncSessionConfig
-from advanced_alchemy.extensions.litestar import EngineConfig, SQLAlchemyAsyncConfig
-from advanced_alchemy.extensions.litestar._utils import delete_aa_scope_state
-from advanced_alchemy.extensions.litestar.plugins.init.config.asyncio import default_handler_maker
+from advanced_alchemy.extensions.litestar import (
+    AlembicAsyncConfig,
+    AsyncSessionConfig,
+    EngineConfig,
+    SQLAlchemyAsyncConfig,
+    async_default_handler_maker,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from coins.settings import Settings, asyncpg_url, project_root
 
 if TYPE_CHECKING:
     from litestar.types import Message, Scope
@@ -71,7 +74,7 @@ def closing_handler(session_scope_key: str) -> Callable[[Message, Scope], Awaita
     """advanced-alchemy's default before-send handler (close the request's session as the response
     starts), except that a connection PostgreSQL just dropped (a restart, a failover) does not turn a
     response that is ready into a 500: closing only rolls back, and the pool discards that connection."""
-    close = default_handler_maker(session_scope_key=session_scope_key)
+    close = async_default_handler_maker(session_scope_key=session_scope_key)
 
     async def handler(message: Message, scope: Scope) -> None:
         try:
@@ -81,27 +84,40 @@ def closing_handler(session_scope_key: str) -> Callable[[Message, Scope], Awaita
 
             if not dependency_unavailable(exc):
                 raise
+            # The broken session stays in this request's scope, which ends with the response; the pool has
+            # already discarded its connection.
             logger.warning("closing the request's database session failed: %s", exc)
-            delete_aa_scope_state(scope, session_scope_key)
 
     return handler
 
 
-def make_sqlalchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
+@dataclass(frozen=True)
+class DatabaseOptions:
+    """The pool and migrations of one process's SQLAlchemy engine (`url` in SQLAlchemy's asyncpg spelling)."""
+
+    url: str
+    pool_size: int
+    max_overflow: int
+    pool_timeout: int
+    echo: bool
+    migrations: Path
+
+
+def make_sqlalchemy_config(options: DatabaseOptions) -> SQLAlchemyAsyncConfig:
     config = SQLAlchemyAsyncConfig(
-        connection_string=asyncpg_url(settings.database.url),
+        connection_string=options.url,
         engine_config=EngineConfig(
-            pool_size=settings.database.pool_size,
-            max_overflow=settings.database.max_overflow,
-            pool_timeout=settings.database.pool_timeout,
+            pool_size=options.pool_size,
+            max_overflow=options.max_overflow,
+            pool_timeout=options.pool_timeout,
             pool_pre_ping=True,
             pool_recycle=1800,
-            echo=settings.database.echo,
+            echo=options.echo,
         ),
         session_config=AsyncSessionConfig(expire_on_commit=False, autoflush=False),
         before_send_handler=None,
         alembic_config=AlembicAsyncConfig(
-            script_location=str(project_root() / "migrations"),
+            script_location=str(options.migrations),
             version_table_name="alembic_version",
         ),
         create_all=False,

@@ -21,6 +21,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
+from litestar.plugins.htmx import ClientRedirect, HTMXTemplate
 from litestar.response import Template
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
@@ -35,6 +36,7 @@ from litestar.status_codes import (
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
+from coins.lib.htmx import htmx_of, is_partial
 from coins.lib.requestid import current_request_id
 
 if TYPE_CHECKING:
@@ -42,13 +44,64 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("coins.errors")
 
+# Every error code the product answers with, and its HTTP status (SPEC.md, "Errors").  The one catalog: error
+# classes take their status from here, and so do codes raised by the database (the coin function).
+STATUS_OF_CODE: dict[str, int] = {
+    "ACCOUNT_001": HTTP_409_CONFLICT,  # an account with this email exists
+    "ACCOUNT_002": HTTP_400_BAD_REQUEST,  # reset link invalid
+    "AUTH_001": HTTP_401_UNAUTHORIZED,
+    "AUTH_002": HTTP_403_FORBIDDEN,
+    "AUTH_003": HTTP_403_FORBIDDEN,  # account locked
+    "AUTH_004": HTTP_403_FORBIDDEN,  # CSRF
+    "AUTH_005": HTTP_403_FORBIDDEN,  # account deactivated
+    "CAMPAIGN_001": HTTP_404_NOT_FOUND,
+    "CAMPAIGN_002": HTTP_409_CONFLICT,  # not active
+    "CAMPAIGN_003": HTTP_409_CONFLICT,  # status change impossible
+    "CAMPAIGN_004": HTTP_409_CONFLICT,  # settings frozen
+    "CAMPAIGN_005": HTTP_400_BAD_REQUEST,  # invitation link invalid
+    "CAMPAIGN_006": HTTP_409_CONFLICT,  # slug taken
+    "COIN_001": HTTP_422_UNPROCESSABLE_ENTITY,  # insufficient coins
+    "COIN_002": HTTP_422_UNPROCESSABLE_ENTITY,  # already expended
+    "COIN_003": HTTP_422_UNPROCESSABLE_ENTITY,  # reallocation not allowed
+    "COIN_004": HTTP_422_UNPROCESSABLE_ENTITY,  # above the per-idea maximum
+    "COIN_005": HTTP_422_UNPROCESSABLE_ENTITY,  # the allocation kept changing (quadratic repricing)
+    "CONTEXT_001": HTTP_404_NOT_FOUND,
+    "IDEA_001": HTTP_404_NOT_FOUND,
+    "IDEA_002": HTTP_409_CONFLICT,  # status change impossible
+    "IDEA_003": HTTP_409_CONFLICT,  # not competing
+    "IDEA_004": HTTP_409_CONFLICT,  # already accepted
+    "IDEA_005": HTTP_409_CONFLICT,  # locked for editing
+    "IDEA_006": HTTP_409_CONFLICT,  # outcome only on completed ideas
+    "IDEMPOTENCY_001": HTTP_422_UNPROCESSABLE_ENTITY,  # key reused for another request
+    "PERMALINK_001": HTTP_404_NOT_FOUND,
+    "PLATFORM_001": HTTP_404_NOT_FOUND,
+    "PLATFORM_002": HTTP_409_CONFLICT,  # revoked
+    "RATE_001": HTTP_429_TOO_MANY_REQUESTS,
+    "REQUEST_001": HTTP_405_METHOD_NOT_ALLOWED,
+    "RESOURCE_001": HTTP_404_NOT_FOUND,
+    "RESOURCE_002": HTTP_409_CONFLICT,
+    "SYSTEM_001": HTTP_500_INTERNAL_SERVER_ERROR,
+    "SYSTEM_002": HTTP_503_SERVICE_UNAVAILABLE,  # maintenance
+    "SYSTEM_003": HTTP_503_SERVICE_UNAVAILABLE,  # a dependency is unavailable
+    "VALIDATION_001": HTTP_422_UNPROCESSABLE_ENTITY,
+    "WEBHOOK_001": HTTP_404_NOT_FOUND,
+    "WEBHOOK_002": HTTP_409_CONFLICT,  # disabled
+}
+
 
 class AppError(Exception):
-    """A failure the user can understand: a code from SPEC.md, a status and a sentence."""
+    """A failure the user can understand: a code from SPEC.md, its status (from the catalog) and a sentence.
 
-    error_code = "SYSTEM_001"
-    status_code = HTTP_500_INTERNAL_SERVER_ERROR
-    default_message = "Something went wrong."
+    Subclasses name their `error_code`; their status comes from STATUS_OF_CODE.
+    """
+
+    error_code: str = "SYSTEM_001"
+    status_code: int = HTTP_500_INTERNAL_SERVER_ERROR
+    default_message: str = "Something went wrong."
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status_code = STATUS_OF_CODE[cls.error_code]
 
     def __init__(
         self,
@@ -63,6 +116,7 @@ class AppError(Exception):
         self.details = details or {}
         if error_code:
             self.error_code = error_code
+            self.status_code = STATUS_OF_CODE.get(error_code, self.status_code)
         if status_code:
             self.status_code = status_code
         self.headers = headers or {}
@@ -71,49 +125,41 @@ class AppError(Exception):
 
 class AuthenticationFailed(AppError):
     error_code = "AUTH_001"
-    status_code = HTTP_401_UNAUTHORIZED
     default_message = "Authentication failed."
 
 
 class PermissionDenied(AppError):
     error_code = "AUTH_002"
-    status_code = HTTP_403_FORBIDDEN
     default_message = "You do not have permission to do that."
 
 
 class AccountLocked(AppError):
     error_code = "AUTH_003"
-    status_code = HTTP_403_FORBIDDEN
     default_message = "This account is locked after too many failed log-ins."
 
 
 class CsrfFailed(AppError):
     error_code = "AUTH_004"
-    status_code = HTTP_403_FORBIDDEN
     default_message = "The form expired or was not sent from this site. Reload the page and try again."
 
 
 class AccountInactive(AppError):
     error_code = "AUTH_005"
-    status_code = HTTP_403_FORBIDDEN
     default_message = "This account has been deactivated. Contact an administrator."
 
 
 class Conflict(AppError):
     error_code = "RESOURCE_002"
-    status_code = HTTP_409_CONFLICT
     default_message = "That conflicts with existing data."
 
 
 class NotFound(AppError):
     error_code = "RESOURCE_001"
-    status_code = HTTP_404_NOT_FOUND
     default_message = "Not found."
 
 
 class InvalidInput(AppError):
     error_code = "VALIDATION_001"
-    status_code = HTTP_422_UNPROCESSABLE_ENTITY
     default_message = "Some values are not valid."
 
     def __init__(self, message: str | None = None, *, fields: dict[str, str] | None = None) -> None:
@@ -126,19 +172,16 @@ class InvalidInput(AppError):
 
 class RateLimited(AppError):
     error_code = "RATE_001"
-    status_code = HTTP_429_TOO_MANY_REQUESTS
     default_message = "Too many requests. Slow down and try again in a moment."
 
 
 class Maintenance(AppError):
     error_code = "SYSTEM_002"
-    status_code = HTTP_503_SERVICE_UNAVAILABLE
     default_message = "Coins for Change is down for maintenance. Please try again shortly."
 
 
 class ServiceUnavailable(AppError):
     error_code = "SYSTEM_003"
-    status_code = HTTP_503_SERVICE_UNAVAILABLE
     default_message = "A service we depend on is unavailable. Please try again shortly."
 
 
@@ -168,7 +211,7 @@ def wants_json(request: Request[Any, Any, Any]) -> bool:
     path = request.url.path
     if path.startswith(("/api/", "/schema", "/health", "/ready", "/metrics")) or path == "/api":
         return True
-    if request.headers.get("hx-request"):
+    if htmx_of(request):
         return False
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
@@ -262,7 +305,12 @@ def _validation_fields(extra: Any) -> dict[str, str]:
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     error = _normalise(exc)
-    if error.status_code >= HTTP_500_INTERNAL_SERVER_ERROR and not isinstance(exc, AppError | HTTPException):
+    unexpected = not isinstance(exc, AppError) and not (
+        isinstance(exc, HTTPException) and exc.status_code < HTTP_500_INTERNAL_SERVER_ERROR
+    )
+    if error.status_code >= HTTP_500_INTERNAL_SERVER_ERROR and unexpected and not isinstance(error, ServiceUnavailable):
+        # A bug (Litestar's own 500s too: a dependency that cannot be built, a response that cannot be
+        # serialised): the whole traceback goes to the log, nothing of it to the user.
         logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         error.details = {}
     elif error.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
@@ -283,15 +331,17 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 def login_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
     """A visitor on a page that needs an account goes to the log-in form and comes back afterwards."""
+    htmx = htmx_of(request)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if request.method != "GET":
         # After log-in, come back to the page the form was on, not to a POST-only address.
-        current = urlsplit(request.headers.get("hx-current-url", "") or request.headers.get("referer", ""))
-        target = current.path or "/"
-    location = "/login?" + urlencode({"next": target})
-    if request.headers.get("hx-request"):
-        # htmx would swap the log-in page into a widget; ask it to navigate instead.
-        return Response(content=b"", status_code=200, headers={"HX-Redirect": location})
+        came_from = htmx.current_url or request.headers.get("referer") or ""
+        target = urlsplit(came_from).path or "/"
+    location = request.app.route_reverse("login") + "?" + urlencode({"next": target})
+    if htmx and not htmx.history_restore_request:
+        # htmx would swap the log-in page into a widget; ask it to navigate instead.  (A history restore
+        # ignores HX-Redirect and follows a 303.)
+        return ClientRedirect(location)
     return Response(content=b"", status_code=303, headers={"Location": location})
 
 
@@ -301,16 +351,18 @@ def render_error_page(request: Request[Any, Any, Any], error: AppError, headers:
         "request_id": current_request_id(),
         "status_code": error.status_code,
     }
-    is_htmx = bool(request.headers.get("hx-request"))
-    is_boosted = bool(request.headers.get("hx-boosted"))
-    if is_htmx and not is_boosted:
+    if is_partial(request):
         # A widget failed: show the message in the page's message area instead of the widget's target.
-        headers.update({"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"})
-        template = "errors/_message.html"
-    else:
-        template = "errors/error.html"
-    headers["Vary"] = "HX-Request"
-    return Template(template_name=template, context=context, status_code=error.status_code, headers=headers)
+        return HTMXTemplate(
+            template_name="errors/_message.html",
+            context=context,
+            status_code=error.status_code,
+            headers=headers,
+            re_target="#messages",
+            re_swap="innerHTML",
+        )
+    # A page (a boosted change or a history restore too) gets the whole error page.
+    return Template(template_name="errors/error.html", context=context, status_code=error.status_code, headers=headers)
 
 
 def exception_handlers() -> ExceptionHandlersMap:

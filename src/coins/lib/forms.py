@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request
 from litestar.response import Redirect, Template
@@ -36,7 +38,6 @@ def render_form(
         template_name=template,
         context={"values": values or {}, "errors": errors or {}, **context},
         status_code=status_code,
-        headers={"Vary": "HX-Request"},
     )
 
 
@@ -47,5 +48,33 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return default
 
 
+def url_path(
+    request: Request[Any, Any, Any],
+    name: str,
+    /,
+    query: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+    **path_parameters: Any,
+) -> str:
+    """The path of a named route (what `url_for` gives templates), with an optional query string.
+
+    A path, not `request.url_for`'s absolute URL: that one is built from the request's scheme and Host,
+    which behind Envoy are the inner hop's, and a same-site path is all a redirect or a link needs.
+    """
+    path = request.app.route_reverse(name, **path_parameters)
+    encoded = urlencode(query) if query else ""
+    return f"{path}?{encoded}" if encoded else path
+
+
 def redirect(path: str) -> Redirect:
     return Redirect(path=path, status_code=303)
+
+
+def redirect_to(
+    request: Request[Any, Any, Any],
+    name: str,
+    /,
+    query: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+    **path_parameters: Any,
+) -> Redirect:
+    """Post, flash, redirect: a 303 to a named route."""
+    return redirect(url_path(request, name, query, **path_parameters))

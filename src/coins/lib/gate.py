@@ -1,8 +1,8 @@
 """Rate limits and maintenance mode, decided with one Valkey round trip per request.
 
-Counters live in Valkey, so the limit is shared by every replica: per user when signed in, per platform for
-requests with a platform's API key, per client address otherwise, and a stricter per-address limit on the
-log-in and sign-up forms and endpoints.
+Counters live in Valkey, so the limit is shared by every replica: per user when signed in, in the caller's
+own bucket when its credential names one (a platform's API key), per client address otherwise, and a
+stricter per-address limit on the log-in and sign-up forms and endpoints.
 Fixed one-minute windows keep it to an INCR and an EXPIRE.
 """
 
@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from litestar.enums import ScopeType
 
+from coins.lib.auth import rate_bucket_of
 from coins.lib.errors import Maintenance, RateLimited
 from coins.lib.maintenance import MAINTENANCE_KEY, MaintenanceState
-from coins.platforms.identity import platform_of_scope
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
-
-    from coins.settings import Settings
 
 EXEMPT_PREFIXES = ("/health", "/ready", "/metrics", "/static/", "/favicon.ico")
 # Reachable during maintenance so an admin can log in and switch it off.
@@ -54,36 +53,42 @@ def client_address(scope: Scope, trusted_proxy_count: int) -> str:
     return client[0] if client else "unknown"
 
 
+@dataclass(frozen=True)
+class RateLimits:
+    """Requests per minute (0: no limit) and how many proxies in front of us append to X-Forwarded-For."""
+
+    per_minute: int
+    auth_per_minute: int
+    trusted_proxy_count: int
+
+
 class RequestGateMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, limits: RateLimits) -> None:
         self.app = app
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or scope["path"].startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
         state = scope["app"].state
-        settings: Settings = state.settings
+        limits = self.limits
         user = scope.get("user")
-        platform = platform_of_scope(scope)
+        own_bucket = rate_bucket_of(scope)
         is_auth_endpoint = scope["method"] == "POST" and (
             scope["path"] in AUTH_ENDPOINTS or PERMALINK_SIGNUP.match(scope["path"]) is not None
         )
         if is_auth_endpoint:
-            limit = settings.security.auth_rate_limit_per_minute
-            bucket = f"auth:{client_address(scope, settings.security.trusted_proxy_count)}"
-        elif platform is not None:
-            # A platform's key has its own, larger budget, shared by every replica like the others.
-            limit = settings.security.platform_rate_limit_per_minute
-            bucket = f"platform:{platform.id}"
+            limit = limits.auth_per_minute
+            bucket = f"auth:{client_address(scope, limits.trusted_proxy_count)}"
+        elif own_bucket is not None:
+            # A budget of the caller's own (a platform's key), shared by every replica like the others.
+            bucket, limit = own_bucket
         else:
-            limit = settings.security.rate_limit_per_minute
-            identity = (
-                f"user:{user.id}"
-                if user is not None
-                else (f"addr:{client_address(scope, settings.security.trusted_proxy_count)}")
+            limit = limits.per_minute
+            bucket = (
+                f"user:{user.id}" if user is not None else f"addr:{client_address(scope, limits.trusted_proxy_count)}"
             )
-            bucket = identity
 
         count = 0
         if limit:

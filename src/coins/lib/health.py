@@ -3,44 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import httpx
 from litestar import Controller, MediaType, Request, Response, get
-from litestar.di import NamedDependency
-from sqlalchemy import text
 
 from coins.lib.metrics import READY_CHECK, render_metrics
-from coins.settings import Settings
 
 CHECK_TIMEOUT = 2.0
+# A readiness check: raises when its dependency cannot serve.  The app's wiring lists them in
+# `app.state.ready_checks` (PostgreSQL and Valkey always, the search backend when configured).
+ReadyCheck = Callable[[], Awaitable[None]]
 
 
-async def _check_database(request: Request[Any, Any, Any]) -> None:
-    async with request.app.state.db_engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
-
-
-async def _check_valkey(request: Request[Any, Any, Any]) -> None:
-    await request.app.state.valkey.ping()
-
-
-async def _check_opensearch(settings: NamedDependency[Settings]) -> None:
-    auth = (settings.opensearch.username, settings.opensearch.password) if settings.opensearch.username else None
-    async with httpx.AsyncClient(timeout=CHECK_TIMEOUT, auth=auth, verify=True) as client:
-        response = await client.get(settings.opensearch.url.rstrip("/") + "/_cluster/health")
-        response.raise_for_status()
-        if response.json().get("status") == "red":
-            raise RuntimeError("cluster status is red")
-
-
-async def run_checks(request: Request[Any, Any, Any], settings: NamedDependency[Settings]) -> dict[str, str]:
-    checks: dict[str, Any] = {"database": _check_database(request), "valkey": _check_valkey(request)}
-    if settings.opensearch.url:
-        checks["opensearch"] = _check_opensearch(settings)
+async def run_checks(checks: Mapping[str, ReadyCheck]) -> dict[str, str]:
     names = list(checks)
     results = await asyncio.gather(
-        *(asyncio.wait_for(check, CHECK_TIMEOUT) for check in checks.values()), return_exceptions=True
+        *(asyncio.wait_for(check(), CHECK_TIMEOUT) for check in checks.values()), return_exceptions=True
     )
     return {
         name: "ok" if not isinstance(result, BaseException) else f"failing: {type(result).__name__}: {result}"[:300]
@@ -52,14 +31,12 @@ class HealthController(Controller):
     tags = ["operations"]
 
     @get("/health", summary="Liveness: the process answers")
-    async def health(self, settings: NamedDependency[Settings]) -> dict[str, str]:
-        return {"status": "ok", "version": settings.app.version}
+    async def health(self, request: Request[Any, Any, Any]) -> dict[str, str]:
+        return {"status": "ok", "version": request.app.state.version}
 
     @get("/ready", summary="Readiness: PostgreSQL, Valkey (and OpenSearch when configured) answer")
-    async def ready(
-        self, request: Request[Any, Any, Any], settings: NamedDependency[Settings]
-    ) -> Response[dict[str, Any]]:
-        checks = await run_checks(request, settings)
+    async def ready(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        checks = await run_checks(request.app.state.ready_checks)
         failing = sorted(name for name, result in checks.items() if result != "ok")
         for name, result in checks.items():
             READY_CHECK.labels(name).set(1 if result == "ok" else 0)

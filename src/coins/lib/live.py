@@ -34,7 +34,6 @@ from uuid import UUID
 from coins.lib.db import after_commit
 
 if TYPE_CHECKING:
-    from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
     from sqlalchemy.ext.asyncio import AsyncSession
     from valkey.asyncio import Valkey
 
@@ -46,8 +45,6 @@ STAMP_PREFIX = "livestamp:"
 COALESCE_SECONDS = 0.25
 # How long a topic's last-change time is kept (a stream that reconnects later just refreshes).
 STAMP_TTL_MS = 3_600_000
-# The session-config key under which the Valkey client for after-commit publishing is bound.
-SESSION_KEY = "coins.live.valkey"
 
 
 def campaign_topic(campaign_id: UUID | str) -> str:
@@ -169,20 +166,8 @@ async def close_publisher(valkey: Valkey) -> None:
         await publisher.close()
 
 
-def bind(config: SQLAlchemyAsyncConfig, valkey: Valkey) -> None:
-    """Let sessions of `config` publish after their commit (see `campaign_changed_after_commit`)."""
-    info = config.session_config.info
-    if not isinstance(info, dict):
-        info = {}
-        config.session_config.info = info
-    info[SESSION_KEY] = valkey
-
-
-def campaign_changed_after_commit(session: AsyncSession, campaign_id: UUID | str) -> None:
-    """`campaign_changed` once the session's transaction commits (nothing if it rolls back or is unbound)."""
-    valkey = session.info.get(SESSION_KEY)
-    if valkey is None:
-        return
+def campaign_changed_after_commit(session: AsyncSession, valkey: Valkey | None, campaign_id: UUID | str) -> None:
+    """`campaign_changed` once the session's transaction commits (nothing if it rolls back)."""
 
     async def publish() -> None:
         campaign_changed(valkey, campaign_id)

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from coins.lib.metrics import JOB_DURATION, JOBS
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span
 
-    from coins.settings import Settings
 
 logger = logging.getLogger("coins.telemetry")
 
@@ -48,10 +48,20 @@ def traces_url(endpoint: str) -> str:
     return endpoint if endpoint.endswith(TRACES_PATH) else endpoint + TRACES_PATH
 
 
-def configure_tracing(settings: Settings) -> TracerProvider | None:
+@dataclass(frozen=True)
+class TracingOptions:
+    """Where traces go (no endpoint: tracing off) and how this service names itself in them."""
+
+    otlp_endpoint: str
+    service_name: str
+    version: str
+    environment: str
+
+
+def configure_tracing(options: TracingOptions) -> TracerProvider | None:
     """The process's tracer provider (made on first call), or None when no OTLP endpoint is configured."""
     global _provider  # noqa: PLW0603 - one provider per process, by design
-    if not settings.telemetry.otlp_endpoint:
+    if not options.otlp_endpoint:
         return None
     if _provider is not None:
         return _provider
@@ -63,25 +73,23 @@ def configure_tracing(settings: Settings) -> TracerProvider | None:
 
     resource = Resource.create(
         {
-            "service.name": settings.telemetry.service_name,
-            "service.version": settings.app.version,
-            "deployment.environment.name": settings.app.environment,
+            "service.name": options.service_name,
+            "service.version": options.version,
+            "deployment.environment.name": options.environment,
         }
     )
     provider = TracerProvider(resource=resource)
-    provider.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(settings.telemetry.otlp_endpoint)))
-    )
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(options.otlp_endpoint))))
     if _provider is None and not isinstance(trace.get_tracer_provider(), TracerProvider):
         trace.set_tracer_provider(provider)  # for libraries that look for the global one
     _provider = provider
-    logger.info("OpenTelemetry traces go to %s", traces_url(settings.telemetry.otlp_endpoint))
+    logger.info("OpenTelemetry traces go to %s", traces_url(options.otlp_endpoint))
     return provider
 
 
-def litestar_plugins(settings: Settings) -> list[PluginProtocol]:
+def litestar_plugins(options: TracingOptions) -> list[PluginProtocol]:
     """Litestar's OpenTelemetry plugin when tracing is on, else nothing."""
-    provider = configure_tracing(settings)
+    provider = configure_tracing(options)
     if provider is None:
         return []
     from litestar.middleware import DefineMiddleware

@@ -1,30 +1,33 @@
-"""The Jinja environment shared by pages and emails, and the helpers every page template uses."""
+"""The Jinja environment shared by pages and emails, and the helpers every page template uses.
+
+Page templates link with Litestar's `url_for('route.name', **path_parameters)` (static files:
+`url_for('static', file_path='css/app.css')`), never with a written path; tests/unit/test_template_urls.py
+keeps it so.  Emails are rendered outside requests and get absolute links in their context instead.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from litestar.plugins.jinja import JinjaTemplateEngine
 
-from coins.settings import Settings
+from coins.lib.htmx import is_partial
 
 
-def make_jinja_env(settings: Settings) -> Environment:
+def make_jinja_env(templates: Path, *, public_url: str, environment: str) -> Environment:
+    """Strict about undefined names in tests (a typo fails the test), lenient in production (a page renders)."""
     env = Environment(
-        loader=FileSystemLoader(str(settings.templates_path)),
+        loader=FileSystemLoader(str(templates)),
         autoescape=select_autoescape(["html", "xml"], default_for_string=True),
-        undefined=StrictUndefined if settings.app.environment == "test" else _lenient_undefined(),
+        undefined=StrictUndefined if environment == "test" else _lenient_undefined(),
         trim_blocks=True,
         lstrip_blocks=True,
-        auto_reload=settings.app.environment == "development",
+        auto_reload=environment == "development",
     )
-    env.globals.update(
-        app_name="Coins for Change",
-        public_url=settings.public_url,
-        environment=settings.app.environment,
-    )
+    env.globals.update(app_name="Coins for Change", public_url=public_url, environment=environment)
     return env
 
 
@@ -52,8 +55,9 @@ def _flashes(ctx: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def _is_htmx(ctx: Mapping[str, Any]) -> bool:
+    """An htmx request that swaps part of the page (not a boosted page change, not a history restore)."""
     request = _request(ctx)
-    return bool(request is not None and request.headers.get("hx-request"))
+    return request is not None and is_partial(request)
 
 
 def make_template_engine(env: Environment) -> JinjaTemplateEngine:

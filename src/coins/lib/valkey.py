@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from valkey.asyncio import Valkey
 
-from coins.settings import Settings
 
-
-def make_valkey(settings: Settings) -> Valkey:
+def make_valkey(url: str, *, max_connections: int, socket_timeout: float) -> Valkey:
     client: Valkey = Valkey.from_url(
-        settings.redis.url,
-        max_connections=settings.redis.max_connections,
-        socket_timeout=settings.redis.socket_timeout,
-        socket_connect_timeout=settings.redis.socket_timeout,
+        url,
+        max_connections=max_connections,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
         health_check_interval=30,
         retry_on_timeout=True,
     )

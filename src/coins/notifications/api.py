@@ -7,12 +7,12 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.accounts.auth import login_required, require_user
 from coins.lib.errors import InvalidInput
-from coins.notifications import services
+from coins.notifications.inbox import Inbox
 from coins.notifications.models import Notification
+from coins.notifications.preferences import Preference, PreferenceError, Preferences
 from coins.notifications.schemas import (
     MarkReadRequest,
     MarkReadResult,
@@ -40,7 +40,7 @@ def notification_read(row: Notification) -> NotificationRead:
     )
 
 
-def preference_list(preferences: list[services.Preference]) -> PreferenceList:
+def preference_list(preferences: list[Preference]) -> PreferenceList:
     return PreferenceList(
         items=[
             PreferenceRead(
@@ -64,21 +64,19 @@ class NotificationApiController(Controller):
     async def list_notifications(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        inbox: NamedDependency[Inbox],
         unread: Annotated[bool, QueryParameter(description="Only unread ones")] = False,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> NotificationPage:
         user = require_user(request)
-        rows, total = await services.list_notifications(
-            db_session, user.id, unread_only=unread, limit=limit, offset=offset
-        )
+        rows, total = await inbox.page(user.id, unread_only=unread, limit=limit, offset=offset)
         return NotificationPage(
             items=[notification_read(row) for row in rows],
             total=total,
             limit=limit,
             offset=offset,
-            unread=total if unread else await services.unread_count(db_session, user.id),
+            unread=total if unread else await inbox.unread_count(user.id),
         )
 
     @post("/read", status_code=200, summary="Mark notifications read: `ids`, or `all: true`")
@@ -86,34 +84,32 @@ class NotificationApiController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[MarkReadRequest],
-        db_session: NamedDependency[AsyncSession],
+        inbox: NamedDependency[Inbox],
     ) -> MarkReadResult:
         user = require_user(request)
         if not data.all and not data.ids:
             raise InvalidInput("Give the ids to mark read, or all: true.", fields={"ids": "required"})
-        updated = await services.mark_read(
-            db_session, user.id, ids=data.ids, everything=data.all, valkey=request.app.state.valkey
-        )
-        return MarkReadResult(updated=updated, unread=await services.unread_count(db_session, user.id))
+        updated = await inbox.mark_read(user.id, ids=data.ids, everything=data.all)
+        return MarkReadResult(updated=updated, unread=await inbox.unread_count(user.id))
 
     @get("/preferences", summary="Your channels for each event type")
     async def preferences(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], preferences: NamedDependency[Preferences]
     ) -> PreferenceList:
-        return preference_list(await services.preferences_of(db_session, require_user(request).id))
+        return preference_list(await preferences.of(require_user(request).id))
 
     @put("/preferences", summary="Change your channels for some event types")
     async def update_preferences(
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[PreferenceUpdate],
-        db_session: NamedDependency[AsyncSession],
+        preferences: NamedDependency[Preferences],
     ) -> PreferenceList:
         user = require_user(request)
         try:
-            result = await services.set_preferences(
-                db_session, user.id, [(item.event, item.in_app, item.email_mode) for item in data.items]
+            result = await preferences.change(
+                user.id, [(item.event, item.in_app, item.email_mode) for item in data.items]
             )
-        except services.PreferenceError as error:
+        except PreferenceError as error:
             raise InvalidInput("Unknown event types or email modes.", fields=error.problems) from None
         return preference_list(result)

@@ -20,8 +20,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from coins.accounts.models import User
 from coins.notifications.catalog import DIGEST, EVENTS
+from coins.notifications.emails import unsubscribe_headers, unsubscribe_url
 from coins.notifications.models import DigestRun, Notification, NotificationPreference
-from coins.notifications.services import Notifier, unsubscribe_headers, unsubscribe_url
+from coins.notifications.notify import Notifier
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

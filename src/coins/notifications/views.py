@@ -13,17 +13,18 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, ServerSentEvent, Template
 from litestar.response.sse import ServerSentEventMessage
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coins.accounts.auth import current_user, login_required, require_user
 from coins.lib.errors import NotFound
-from coins.lib.forms import form_data, redirect, render_form, safe_next
+from coins.lib.forms import form_data, redirect, redirect_to, render_form, safe_next, url_path
 from coins.lib.live import TopicHub
 from coins.lib.sessions import flash
-from coins.notifications import services
 from coins.notifications.catalog import DIGEST, EMAIL_MODE_LABELS, EVENTS
+from coins.notifications.inbox import Inbox
 from coins.notifications.live import topic
 from coins.notifications.models import EMAIL_MODES, Notification
+from coins.notifications.preferences import PreferenceError, Preferences
 from coins.notifications.tokens import BadToken, read_unsubscribe_token
 from coins.settings import Settings
 
@@ -62,21 +63,19 @@ class NotificationPages(Controller):
     async def index(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        inbox: NamedDependency[Inbox],
         page: FromQuery[int] = 1,
         show: FromQuery[str] = "all",
     ) -> Template:
         user = require_user(request)
         page = max(1, page)
         unread_only = show == "unread"
-        rows, total = await services.list_notifications(
-            db_session, user.id, unread_only=unread_only, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
-        )
+        rows, total = await inbox.page(user.id, unread_only=unread_only, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         return render_form(
             "notifications/index.html",
             notifications=rows,
             total=total,
-            unread=await services.unread_count(db_session, user.id),
+            unread=await inbox.unread_count(user.id),
             page=page,
             pages=max(1, -(-total // PAGE_SIZE)),
             show="unread" if unread_only else "all",
@@ -131,47 +130,41 @@ class NotificationPages(Controller):
         self,
         request: Request[Any, Any, Any],
         notification_id: FromPath[int],
-        db_session: NamedDependency[AsyncSession],
+        inbox: NamedDependency[Inbox],
     ) -> Redirect:
         """Click-through: mark read, then go where the notification points."""
-        link = await services.open_notification(
-            db_session, require_user(request).id, notification_id, valkey=request.app.state.valkey
-        )
+        link = await inbox.open(require_user(request).id, notification_id)
         if link is None:
             raise NotFound("No such notification.")
-        return redirect(safe_next(link, "/notifications"))
+        return redirect(safe_next(link, url_path(request, "notifications")))
 
     @post("/notifications/{notification_id:int}/read", name="notifications.read", guards=[login_required])
     async def read_one(
         self,
         request: Request[Any, Any, Any],
         notification_id: FromPath[int],
-        db_session: NamedDependency[AsyncSession],
+        inbox: NamedDependency[Inbox],
     ) -> Redirect:
-        await services.mark_read(
-            db_session, require_user(request).id, ids=[notification_id], valkey=request.app.state.valkey
-        )
+        await inbox.mark_read(require_user(request).id, ids=[notification_id])
         values = await form_data(request)
-        return redirect(safe_next(values.get("next"), "/notifications"))
+        return redirect(safe_next(values.get("next"), url_path(request, "notifications")))
 
     @post("/notifications/read-all", name="notifications.read_all", guards=[login_required])
-    async def read_all(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Redirect:
-        updated = await services.mark_read(
-            db_session, require_user(request).id, everything=True, valkey=request.app.state.valkey
-        )
+    async def read_all(self, request: Request[Any, Any, Any], inbox: NamedDependency[Inbox]) -> Redirect:
+        updated = await inbox.mark_read(require_user(request).id, everything=True)
         flash(request, "All notifications are marked read." if updated else "Nothing unread.", "success")
-        return redirect("/notifications")
+        return redirect_to(request, "notifications")
 
     # Preferences ----------------------------------------------------------------------------------------
 
     @get("/account/notifications", name="notifications.preferences", guards=[login_required])
-    async def preferences(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
-        rows = await services.preferences_of(db_session, require_user(request).id)
+    async def preferences(self, request: Request[Any, Any, Any], preferences: NamedDependency[Preferences]) -> Template:
+        rows = await preferences.of(require_user(request).id)
         return render_form("notifications/preferences.html", preferences=rows, modes=EMAIL_MODE_LABELS)
 
     @post("/account/notifications", name="notifications.preferences.save", guards=[login_required])
     async def save_preferences(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], preferences: NamedDependency[Preferences]
     ) -> Redirect:
         values = await form_data(request)
         changes = [
@@ -182,9 +175,9 @@ class NotificationPages(Controller):
             )
             for key in EVENTS
         ]
-        await services.set_preferences(db_session, require_user(request).id, changes)
+        await preferences.change(require_user(request).id, changes)
         flash(request, "Your notification settings are saved.", "success")
-        return redirect("/account/notifications")
+        return redirect_to(request, "notifications.preferences")
 
     # One-click unsubscribe (no log-in: the signed token is the authority) --------------------------------
 
@@ -193,28 +186,28 @@ class NotificationPages(Controller):
         self,
         token: FromPath[str],
         settings: NamedDependency[Settings],
-        db_session: NamedDependency[AsyncSession],
+        preferences: NamedDependency[Preferences],
     ) -> Template:
-        return await self._unsubscribe(token, settings, db_session)
+        return await self._unsubscribe(token, settings, preferences)
 
     @post("/notifications/unsubscribe/{token:str}", name="notifications.unsubscribe.post", status_code=200)
     async def unsubscribe_post(
         self,
         token: FromPath[str],
         settings: NamedDependency[Settings],
-        db_session: NamedDependency[AsyncSession],
+        preferences: NamedDependency[Preferences],
     ) -> Template:
         """RFC 8058: mail clients POST `List-Unsubscribe=One-Click` here, with no cookie and no CSRF token."""
-        return await self._unsubscribe(token, settings, db_session)
+        return await self._unsubscribe(token, settings, preferences)
 
-    async def _unsubscribe(self, token: str, settings: Settings, db: AsyncSession) -> Template:
+    async def _unsubscribe(self, token: str, settings: Settings, preferences: Preferences) -> Template:
         try:
             user_id, event = read_unsubscribe_token(settings.app.secret_key, token)
         except BadToken:
             return render_form("notifications/unsubscribed.html", valid=False, status_code=400)
         if event != DIGEST and event not in EVENTS:
             return render_form("notifications/unsubscribed.html", valid=False, status_code=400)
-        previous = await services.unsubscribe(db, user_id, event)
+        previous = await preferences.unsubscribe(user_id, event)
         return render_form(
             "notifications/unsubscribed.html",
             valid=True,
@@ -232,7 +225,7 @@ class NotificationPages(Controller):
         request: Request[Any, Any, Any],
         token: FromPath[str],
         settings: NamedDependency[Settings],
-        db_session: NamedDependency[AsyncSession],
+        preferences: NamedDependency[Preferences],
     ) -> Template:
         """Put back the email settings the link changed (the form carries what they were)."""
         try:
@@ -247,8 +240,8 @@ class NotificationPages(Controller):
             if key.startswith("mode:") and allowed and mode in EMAIL_MODES:
                 restore.append((name, None, mode))
         if restore:
-            with contextlib.suppress(services.PreferenceError):
-                await services.set_preferences(db_session, user_id, restore)
+            with contextlib.suppress(PreferenceError):
+                await preferences.change(user_id, restore)
         return render_form(
             "notifications/unsubscribed.html",
             valid=True,

@@ -18,7 +18,6 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from coins.accounts.auth import admin_required, require_user
-from coins.platforms.deps import PLATFORM_DEPENDENCIES
 from coins.platforms.hooks import idea_url
 from coins.platforms.identity import (
     current_platform,
@@ -147,7 +146,6 @@ def delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
 class PlatformAdminApiController(Controller):
     path = "/api/platforms"
     tags = ["platforms"]
-    dependencies = PLATFORM_DEPENDENCIES
 
     @post("/", status_code=HTTP_201_CREATED, guards=[admin_required], summary="Register a platform (admins)")
     async def register(
@@ -247,7 +245,6 @@ class PermalinkApiController(Controller):
     tags = ["platforms"]
     guards = [platform_required]
     security = PLATFORM_SECURITY
-    dependencies = PLATFORM_DEPENDENCIES
 
     @post("/", status_code=HTTP_201_CREATED, summary="A permalink into a campaign, carrying a context")
     async def create(
@@ -320,7 +317,6 @@ class ContextApiController(Controller):
     tags = ["platforms"]
     guards = [platform_required]
     security = PLATFORM_SECURITY
-    dependencies = PLATFORM_DEPENDENCIES
 
     @get(
         "/{context_id:str}/ideas",
@@ -362,7 +358,6 @@ class WebhookApiController(Controller):
     path = "/api/webhooks"
     tags = ["platforms"]
     security = PLATFORM_SECURITY
-    dependencies = PLATFORM_DEPENDENCIES
 
     @post(
         "/",

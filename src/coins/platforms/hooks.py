@@ -1,20 +1,17 @@
 """Where idea events meet platforms: the idea's platform link, webhook events queued with the change.
 
-`coins.ideas.events.record` calls `on_idea_event` inside the transaction of every idea change.  For an idea
-submitted through a permalink (the page marks the session with `attributed_to`) it records the idea as the
+`coins.platforms.listeners` calls `on_idea_event` inside the transaction of every idea change.  For an idea
+submitted through a permalink (its `origin` is the permalink's `Attribution`) it records the idea as the
 platform's (`platform_ideas`, read by the context API) and queues `idea.submitted`; for status changes of
 such ideas it queues `idea.status_changed`.  `check_coin_thresholds` (a one-minute cron job) queues
 `idea.coins_threshold`.  Queued means a `webhook_deliveries` row now and a `deliver_webhook` job after the
 commit (see `coins.platforms.webhooks`).
-
-This module imports no service, so the ideas domain can call it without an import cycle.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -39,15 +36,12 @@ from coins.platforms.models import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from saq.queue import Queue
 
-    from coins.notifications.mail import Mailer
+    from coins.ideas.events import IdeaEvent
 
 # Idea events (coins.ideas.events) that change an idea's status.
 STATUS_EVENTS = frozenset({"approved", "rejected", "accepted", "started", "completed", "withdrawn", "merged"})
-_ATTRIBUTION = "coins.platforms.attribution"
 
 
 def idea_url(public_url: str, idea_id: int) -> str:
@@ -55,16 +49,6 @@ def idea_url(public_url: str, idea_id: int) -> str:
 
 
 # Payloads ---------------------------------------------------------------------------------------------------
-
-
-def _bound_mailer(session: AsyncSession) -> Mailer | None:
-    """The mailer bound to every session of the app and the worker (it carries the queue and settings)."""
-    from coins.notifications.services import NotifierMissing, notifier_for
-
-    try:
-        return notifier_for(session).mailer
-    except NotifierMissing:
-        return None
 
 
 async def idea_data(session: AsyncSession, idea: Idea, public_url: str, *, status: str | None = None) -> dict[str, Any]:
@@ -103,7 +87,7 @@ async def queue_event(
     data: dict[str, Any],
     idea_id: int | None = None,
     endpoint_ids: Sequence[UUID] | None = None,
-    queue: Queue | None = None,
+    queue: Queue | None,
 ) -> list[WebhookDelivery]:
     """One delivery per enabled endpoint of the platform that wants `event` (or per endpoint given),
     written in the caller's transaction and sent once it commits."""
@@ -123,9 +107,6 @@ async def queue_event(
     targets = list(await session.scalars(query.order_by(WebhookEndpoint.id)))
     if not targets:
         return []
-    if queue is None:
-        mailer = _bound_mailer(session)
-        queue = mailer.queue if mailer is not None else None
     deliveries = []
     for endpoint_id in targets:
         delivery_id = UUID(str(uuid7()))
@@ -152,37 +133,22 @@ async def queue_event(
 
 @dataclass(frozen=True)
 class Attribution:
+    """The origin of an idea submitted through a permalink (`IdeaSubmission.submit(origin=...)`)."""
+
     permalink_id: UUID
     platform_id: UUID | None
     context_id: str
 
 
-@contextmanager
-def attributed_to(session: AsyncSession, attribution: Attribution) -> Iterator[None]:
-    """An idea submitted on `session` inside this block came through the permalink (read by the hook)."""
-    session.info[_ATTRIBUTION] = attribution
-    try:
-        yield
-    finally:
-        session.info.pop(_ATTRIBUTION, None)
-
-
 async def on_idea_event(
-    session: AsyncSession,
-    event_name: str,
-    idea: Idea,
-    details: dict[str, Any],
-    before: dict[str, Any] | None = None,
+    session: AsyncSession, event: IdeaEvent, *, public_url: str, queue: Queue | None, attribution: object | None
 ) -> None:
-    """Called by `coins.ideas.events.record` in the transaction of the change.
-
-    Costs nothing for ideas that did not come through a permalink: a submission checks the session for an
-    attribution, a status change reads one primary key.
-    """
+    """In the transaction of the change.  Costs nothing for ideas that did not come through a permalink: a
+    submission looks at its origin, a status change reads one primary key."""
+    event_name, idea, details, before = event.name, event.idea, event.details, event.before
     platform_id: UUID | None
     extra: dict[str, Any] = {}
     if event_name == "submitted":
-        attribution = session.info.pop(_ATTRIBUTION, None)
         if not isinstance(attribution, Attribution):
             return
         session.add(
@@ -193,10 +159,10 @@ async def on_idea_event(
                 context_id=attribution.context_id,
             )
         )
-        platform_id, event = attribution.platform_id, "idea.submitted"
+        platform_id, webhook_event = attribution.platform_id, "idea.submitted"
     elif event_name in STATUS_EVENTS:
         platform_id = await session.scalar(select(PlatformIdea.platform_id).where(PlatformIdea.idea_id == idea.id))
-        event = "idea.status_changed"
+        webhook_event = "idea.status_changed"
         extra = {
             "previous_status": (before or {}).get("status"),
             "reason": details.get("reason", ""),
@@ -206,17 +172,8 @@ async def on_idea_event(
         return
     if platform_id is None:
         return  # not a platform's idea, or a manager's permalink without a platform
-    mailer = _bound_mailer(session)
-    public_url = mailer.settings.public_url if mailer is not None else ""
     data = {"idea": await idea_data(session, idea, public_url, status=details.get("status")), **extra}
-    await queue_event(
-        session,
-        platform_id=platform_id,
-        event=event,
-        data=data,
-        idea_id=idea.id,
-        queue=mailer.queue if mailer is not None else None,
-    )
+    await queue_event(session, platform_id=platform_id, event=webhook_event, data=data, idea_id=idea.id, queue=queue)
 
 
 async def check_coin_thresholds(

@@ -17,6 +17,7 @@ from uuid import UUID
 import msgspec
 from sqlalchemy import select
 
+from coins.lib.auth import Caller, Resolver
 from coins.lib.errors import AuthenticationFailed, PermissionDenied
 from coins.platforms.models import Platform
 
@@ -74,6 +75,20 @@ async def authenticate_platform(scope: Scope, key: str) -> PlatformIdentity:
     if row is None:
         raise AuthenticationFailed("The API key is invalid or has been revoked.")
     return PlatformIdentity(id=row.id, name=row.name)
+
+
+def platform_key_resolver(rate_limit_per_minute: int) -> Resolver:
+    """A platform's key (`Bearer cfc_...` or `X-API-Key`): the platform acts for itself, never for a person, so
+    there is no user; it has its own, larger rate-limit budget."""
+
+    async def resolve(scope: Scope) -> Caller | None:
+        api_key = api_key_from(scope)
+        if api_key is None:
+            return None
+        platform = await authenticate_platform(scope, api_key)
+        return Caller(auth=platform, rate_bucket=(f"platform:{platform.id}", rate_limit_per_minute))
+
+    return resolve
 
 
 def current_platform(connection: ASGIConnection[Any, Any, Any, Any]) -> PlatformIdentity | None:

@@ -20,15 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from coins.accounts.auth import CurrentUser
-from coins.accounts.services import normalise_email, validate_email
+from coins.accounts.services.validation import normalise_email, validate_email
 from coins.campaigns.access import CampaignAccess, CampaignNotFound
+from coins.campaigns.errors import CampaignNotActive
 from coins.campaigns.models import Campaign, Tag
-from coins.campaigns.services import CampaignNotActive, Page
 from coins.ideas.models import Idea
-from coins.ideas.services import DESCRIPTION_MAX, MAX_TAGS, TITLE_MAX
+from coins.ideas.shapes import DESCRIPTION_MAX, MAX_TAGS, TITLE_MAX
 from coins.lib import audit
 from coins.lib.db import commit, flush_unique, rollback
 from coins.lib.errors import AppError, Conflict, InvalidInput, PermissionDenied
+from coins.lib.pages import Page
 from coins.platforms.identity import PlatformIdentity, hash_api_key, key_hint, new_api_key
 from coins.platforms.models import Permalink, Platform, PlatformCampaign, PlatformIdea
 
@@ -43,25 +44,21 @@ PERMALINK_CAMPAIGN_STATUSES = ("draft", "active")
 
 class PlatformNotFound(AppError):
     error_code = "PLATFORM_001"
-    status_code = 404
     default_message = "No such platform."
 
 
 class PlatformRevoked(AppError):
     error_code = "PLATFORM_002"
-    status_code = 409
     default_message = "This platform is revoked: register a new one instead."
 
 
 class PermalinkNotFound(AppError):
     error_code = "PERMALINK_001"
-    status_code = 404
     default_message = "No such permalink."
 
 
 class ContextNotFound(AppError):
     error_code = "CONTEXT_001"
-    status_code = 404
     default_message = "No such context for this platform."
 
 
@@ -508,6 +505,15 @@ class PermalinkService:
         if row is None:
             raise PermalinkNotFound()
         return (await self._views([(row[0], row[1], row[2])]))[0]
+
+    async def came_through(self, idea_id: int, permalink_id: UUID) -> bool:
+        """Whether the idea was submitted through this permalink."""
+        found = await self.db.scalar(
+            select(PlatformIdea.idea_id).where(
+                PlatformIdea.idea_id == idea_id, PlatformIdea.permalink_id == permalink_id
+            )
+        )
+        return found is not None
 
     async def resolve(self, token: str) -> PermalinkView:
         """The permalink behind a /p/<token> link (anyone may open one)."""

@@ -11,13 +11,12 @@ from saq import CronJob
 
 from coins.lib.db import standalone_session
 from coins.lib.jobs import enqueue
-from coins.notifications.mail import Mailer
 from coins.platforms import hooks, webhooks
 
 if TYPE_CHECKING:
     from saq.types import Function
 
-    from coins.worker import Context
+    from coins.worker_context import JobContext
 
 logger = logging.getLogger("coins.webhooks")
 
@@ -30,21 +29,19 @@ class WebhookAttemptFailed(Exception):
     """Raised so that SAQ retries the job with backoff (the row holds the details)."""
 
 
-def _mailer(ctx: Context) -> Mailer:
-    return Mailer(ctx["settings"], ctx["templates"], ctx.get("queue"))
-
-
-async def deliver_webhook(ctx: Context, *, delivery_id: str) -> str:
+async def deliver_webhook(ctx: JobContext, *, delivery_id: str) -> str:
     job = ctx.get("job")
     final = job is None or job.attempts >= job.retries
     async with standalone_session(ctx["db"]) as session:
-        outcome = await webhooks.deliver(session, ctx["settings"], _mailer(ctx), UUID(delivery_id), final_attempt=final)
+        outcome = await webhooks.deliver(
+            session, ctx["settings"], ctx["mailer"], UUID(delivery_id), final_attempt=final
+        )
     if outcome.status == "retry":
         raise WebhookAttemptFailed(outcome.error)
     return outcome.status
 
 
-async def sweep_webhooks(ctx: Context) -> int:
+async def sweep_webhooks(ctx: JobContext) -> int:
     """Re-enqueue deliveries whose job was lost; the job key keeps a live job from being doubled."""
     async with standalone_session(ctx["db"]) as session:
         stalled = await webhooks.stalled_deliveries(session, older_than=STALLED_AFTER)
@@ -55,13 +52,13 @@ async def sweep_webhooks(ctx: Context) -> int:
     return len(stalled)
 
 
-async def check_coin_thresholds(ctx: Context) -> int:
+async def check_coin_thresholds(ctx: JobContext) -> int:
     async with standalone_session(ctx["db"]) as session:
         return await hooks.check_coin_thresholds(session, queue=ctx.get("queue"), public_url=ctx["settings"].public_url)
 
 
-FUNCTIONS: list[Function[Context]] = [deliver_webhook, sweep_webhooks, check_coin_thresholds]
-CRON_JOBS: list[CronJob[Context]] = [
+FUNCTIONS: list[Function[JobContext]] = [deliver_webhook, sweep_webhooks, check_coin_thresholds]
+CRON_JOBS: list[CronJob[JobContext]] = [
     CronJob(sweep_webhooks, cron="*/10 * * * *", timeout=120, retries=1),
     CronJob(check_coin_thresholds, cron="* * * * *", timeout=120, retries=1),
 ]

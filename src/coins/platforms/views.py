@@ -16,23 +16,25 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.accounts.auth import CurrentUser, admin_required, current_user, login_required, require_user
-from coins.accounts.services import AccountService
+from coins.accounts.services.registration import Registration
 from coins.accounts.views import start_session
 from coins.campaigns.access import CampaignAccess
-from coins.campaigns.services import CampaignService
-from coins.campaigns.views import campaign_context
+from coins.campaigns.page import CampaignPageParts
+from coins.campaigns.services.membership import Membership
+from coins.campaigns.services.reading import CampaignReader
+from coins.campaigns.services.tags import CampaignTags
 from coins.ideas.access import IdeaNotFound
-from coins.ideas.services import DESCRIPTION_MAX, TITLE_MAX, IdeaInput, IdeaService
+from coins.ideas.services.reading import IdeaReader
+from coins.ideas.services.submission import IdeaSubmission
+from coins.ideas.shapes import DESCRIPTION_MAX, TITLE_MAX, IdeaInput
 from coins.lib.errors import AppError, InvalidInput
-from coins.lib.forms import form_data, form_errors, redirect, render_form
+from coins.lib.forms import form_data, form_errors, redirect_to, render_form
 from coins.lib.sessions import flash, get_session
-from coins.platforms.deps import PLATFORM_DEPENDENCIES
-from coins.platforms.hooks import Attribution, attributed_to
-from coins.platforms.models import PlatformIdea, WebhookDelivery
+from coins.platforms.hooks import Attribution
+from coins.platforms.models import WebhookDelivery
 from coins.platforms.services import (
     CONTEXT_RULE,
     PermalinkInput,
@@ -77,10 +79,10 @@ async def _submitted_values(
     return values, [str(v) for v in form.getall(repeated)] if repeated in form else []
 
 
-async def _blocked(view: PermalinkView, viewer: CurrentUser | None, campaigns: CampaignService) -> str | None:
+async def _blocked(view: PermalinkView, viewer: CurrentUser | None, reader: CampaignReader) -> str | None:
     """Why this visitor cannot submit through the link (None: they can, joining on the way if needed)."""
     campaign = view.campaign
-    access = await campaigns.access(campaign.slug, viewer)
+    access = await reader.access(campaign.slug, viewer)
     if campaign.campaign_type == "closed" and not access.is_member:
         return (
             "The campaign behind this link is by invitation only. Accept the invitation you received by email "
@@ -96,13 +98,12 @@ async def _blocked(view: PermalinkView, viewer: CurrentUser | None, campaigns: C
 class PermalinkPages(Controller):
     path = "/p"
     include_in_schema = False
-    dependencies = PLATFORM_DEPENDENCIES
 
     async def _form_page(
         self,
         view: PermalinkView,
         access: CampaignAccess,
-        campaigns: CampaignService,
+        tags: CampaignTags,
         *,
         values: dict[str, str],
         chosen: list[str],
@@ -118,7 +119,7 @@ class PermalinkPages(Controller):
             context_line=_context_line(view),
             campaign=view.campaign,
             access=access,
-            tags=await campaigns.tags(access, include_retired=False),
+            tags=await tags.of_campaign(access, include_retired=False),
             chosen=set(chosen),
             title_max=TITLE_MAX,
             description_max=DESCRIPTION_MAX,
@@ -129,7 +130,6 @@ class PermalinkPages(Controller):
             "platforms/permalink_blocked.html",
             context={"view": view, "message": message, "context_line": _context_line(view)},
             status_code=status_code,
-            headers={"Vary": "HX-Request"},
         )
 
     @get("/{token:str}", name="permalink")
@@ -138,11 +138,12 @@ class PermalinkPages(Controller):
         request: Request[Any, Any, Any],
         token: FromPath[str],
         permalinks: NamedDependency[PermalinkService],
-        campaigns: NamedDependency[CampaignService],
+        campaign_reader: NamedDependency[CampaignReader],
+        campaign_tags: NamedDependency[CampaignTags],
     ) -> Template:
         view = await permalinks.resolve(token)
         viewer = current_user(request)
-        if message := await _blocked(view, viewer, campaigns):
+        if message := await _blocked(view, viewer, campaign_reader):
             return self._blocked_page(view, message, status_code=403)
         if viewer is None:
             return render_form(
@@ -160,8 +161,8 @@ class PermalinkPages(Controller):
             else {"title": permalink.title, "description": permalink.description}
         )
         chosen = list(draft["tag_ids"]) if draft else [str(t) for t in permalink.tag_ids]
-        access = await campaigns.access(view.campaign.slug, viewer)
-        return await self._form_page(view, access, campaigns, values=values, chosen=chosen)
+        access = await campaign_reader.access(view.campaign.slug, viewer)
+        return await self._form_page(view, access, campaign_tags, values=values, chosen=chosen)
 
     @post("/{token:str}", name="permalink.submit")
     async def submit(
@@ -169,9 +170,10 @@ class PermalinkPages(Controller):
         request: Request[Any, Any, Any],
         token: FromPath[str],
         permalinks: NamedDependency[PermalinkService],
-        campaigns: NamedDependency[CampaignService],
-        ideas: NamedDependency[IdeaService],
-        db_session: NamedDependency[AsyncSession],
+        campaign_reader: NamedDependency[CampaignReader],
+        campaign_tags: NamedDependency[CampaignTags],
+        membership: NamedDependency[Membership],
+        idea_submission: NamedDependency[IdeaSubmission],
     ) -> Template | Redirect:
         view = await permalinks.resolve(token)
         values, tag_ids = await _submitted_values(request)
@@ -180,14 +182,14 @@ class PermalinkPages(Controller):
             # Logged out while writing (or never logged in): keep the text, sign up or log in, come back.
             _keep_draft(request, token, values, tag_ids)
             flash(request, "Create your account or log in to send your idea: what you wrote is kept.", "info")
-            return redirect(f"/p/{token}")
-        if message := await _blocked(view, viewer, campaigns):
+            return redirect_to(request, "permalink", token=token)
+        if message := await _blocked(view, viewer, campaign_reader):
             return self._blocked_page(view, message, status_code=403)
-        access = await campaigns.access(view.campaign.slug, viewer)
+        access = await campaign_reader.access(view.campaign.slug, viewer)
         joined = False
         if not access.is_member:
             try:
-                access = await campaigns.join(view.campaign.slug, viewer)
+                access = await membership.join(view.campaign.slug, viewer)
             except AppError as error:
                 return self._blocked_page(view, error.message, status_code=error.status_code)
             joined = True
@@ -204,17 +206,17 @@ class PermalinkPages(Controller):
                 permalink_id=permalink.id, platform_id=permalink.platform_id, context_id=permalink.context_id
             )
             try:
-                with attributed_to(db_session, attribution):
-                    submitted = await ideas.submit(
-                        access,
-                        IdeaInput(
-                            title=values.get("title", ""),
-                            description=values.get("description", ""),
-                            tag_ids=parsed,
-                            context_id=permalink.context_id,
-                        ),
-                        source="permalink",
-                    )
+                submitted = await idea_submission.submit(
+                    access,
+                    IdeaInput(
+                        title=values.get("title", ""),
+                        description=values.get("description", ""),
+                        tag_ids=parsed,
+                        context_id=permalink.context_id,
+                    ),
+                    source="permalink",
+                    origin=attribution,
+                )
             except AppError as error:
                 if error.status_code == 404:
                     raise
@@ -223,11 +225,11 @@ class PermalinkPages(Controller):
                 get_session(request).pop(DRAFT_KEY)
                 welcome = f"You joined “{view.campaign.title}”. " if joined else ""
                 flash(request, f"{welcome}Your idea is submitted.", "success")
-                return redirect(f"/p/{token}/ideas/{submitted.idea.id}")
+                return redirect_to(request, "permalink.done", token=token, idea_id=submitted.idea.id)
         view = await permalinks.resolve(token)  # a refused submission rolled back: read afresh
-        access = await campaigns.access(view.campaign.slug, viewer)
+        access = await campaign_reader.access(view.campaign.slug, viewer)
         return await self._form_page(
-            view, access, campaigns, values=values, chosen=tag_ids, errors=errors, status_code=422
+            view, access, campaign_tags, values=values, chosen=tag_ids, errors=errors, status_code=422
         )
 
     @post("/{token:str}/signup", name="permalink.signup")
@@ -236,14 +238,14 @@ class PermalinkPages(Controller):
         request: Request[Any, Any, Any],
         token: FromPath[str],
         permalinks: NamedDependency[PermalinkService],
-        accounts: NamedDependency[AccountService],
+        registration: NamedDependency[Registration],
     ) -> Template | Redirect:
         view = await permalinks.resolve(token)
         if current_user(request) is not None:
-            return redirect(f"/p/{token}")
+            return redirect_to(request, "permalink", token=token)
         values = await form_data(request)
         try:
-            user = await accounts.register(
+            user = await registration.register(
                 email=values.get("email", ""),
                 full_name=values.get("full_name", ""),
                 password=values.get("password", ""),
@@ -262,7 +264,7 @@ class PermalinkPages(Controller):
             )
         start_session(request, user)  # keeps the session's data, the draft included
         flash(request, f"Welcome, {user.full_name}! Your account is ready.", "success")
-        return redirect(f"/p/{token}")
+        return redirect_to(request, "permalink", token=token)
 
     @get("/{token:str}/ideas/{idea_id:int}", name="permalink.done", guards=[login_required])
     async def done(
@@ -271,19 +273,14 @@ class PermalinkPages(Controller):
         token: FromPath[str],
         idea_id: FromPath[int],
         permalinks: NamedDependency[PermalinkService],
-        ideas: NamedDependency[IdeaService],
-        db_session: NamedDependency[AsyncSession],
+        idea_reader: NamedDependency[IdeaReader],
     ) -> Template:
         """After submitting: the idea, and the way back to the platform with the idea's id."""
         viewer = require_user(request)
         view = await permalinks.resolve(token)
-        idea_view = await ideas.view(idea_id, viewer)
-        came_through = await db_session.scalar(
-            select(PlatformIdea.idea_id).where(
-                PlatformIdea.idea_id == idea_id, PlatformIdea.permalink_id == view.permalink.id
-            )
-        )
-        if came_through is None or idea_view.idea.author_id != viewer.id:
+        idea_view = await idea_reader.view(idea_id, viewer)
+        came_through = await permalinks.came_through(idea_id, view.permalink.id)
+        if not came_through or idea_view.idea.author_id != viewer.id:
             raise IdeaNotFound()
         return Template(
             "platforms/permalink_done.html",
@@ -303,15 +300,13 @@ class CampaignPermalinkPages(Controller):
     path = "/campaigns/{slug:str}/permalinks"
     include_in_schema = False
     guards = [login_required]
-    dependencies = PLATFORM_DEPENDENCIES
 
     async def _page(
         self,
         access: CampaignAccess,
-        campaigns: CampaignService,
+        pages: CampaignPageParts,
         permalinks: PermalinkService,
         platforms: PlatformService,
-        db: AsyncSession,
         settings: Settings,
         *,
         values: dict[str, str] | None = None,
@@ -319,7 +314,7 @@ class CampaignPermalinkPages(Controller):
         errors: dict[str, str] | None = None,
         status_code: int = 200,
     ) -> Template:
-        context = await campaign_context(access, campaigns, db)
+        context = await pages.around(access)
         return render_form(
             "platforms/campaign_permalinks.html",
             values=values or {},
@@ -327,7 +322,7 @@ class CampaignPermalinkPages(Controller):
             status_code=status_code,
             permalinks=await permalinks.list_for_campaign(access),
             platforms=await platforms.for_campaign(access.campaign.id),
-            tags=await campaigns.tags(access, include_retired=False),
+            tags=await pages.tags.of_campaign(access, include_retired=False),
             chosen=set(chosen or []),
             public_url=settings.public_url,
             context_rule=CONTEXT_RULE,
@@ -339,27 +334,25 @@ class CampaignPermalinkPages(Controller):
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        campaigns: NamedDependency[CampaignService],
+        campaign_pages: NamedDependency[CampaignPageParts],
         permalinks: NamedDependency[PermalinkService],
         platforms: NamedDependency[PlatformService],
-        db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
     ) -> Template:
-        access = (await campaigns.access(slug, require_user(request))).require_manage()
-        return await self._page(access, campaigns, permalinks, platforms, db_session, settings)
+        access = (await campaign_pages.reader.access(slug, require_user(request))).require_manage()
+        return await self._page(access, campaign_pages, permalinks, platforms, settings)
 
     @post("/", name="campaign.permalinks.create")
     async def create(
         self,
         request: Request[Any, Any, Any],
         slug: FromPath[str],
-        campaigns: NamedDependency[CampaignService],
+        campaign_pages: NamedDependency[CampaignPageParts],
         permalinks: NamedDependency[PermalinkService],
         platforms: NamedDependency[PlatformService],
-        db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
     ) -> Template | Redirect:
-        access = (await campaigns.access(slug, require_user(request))).require_manage()
+        access = (await campaign_pages.reader.access(slug, require_user(request))).require_manage()
         values, tag_ids = await _submitted_values(request)
         try:
             platform_id = UUID(values["platform_id"]) if values.get("platform_id") else None
@@ -381,13 +374,13 @@ class CampaignPermalinkPages(Controller):
         except AppError as error:
             if error.status_code == 404 and not isinstance(error, InvalidInput):
                 raise
-            access = (await campaigns.access(slug, access.viewer)).require_manage()
+            access = (await campaign_pages.reader.access(slug, access.viewer)).require_manage()
             return await self._page(
-                access, campaigns, permalinks, platforms, db_session, settings,
+                access, campaign_pages, permalinks, platforms, settings,
                 values=values, chosen=tag_ids, errors=form_errors(error), status_code=422,
             )  # fmt: skip
         flash(request, f"Permalink made: {permalink_url(settings.public_url, view.permalink)}", "success")
-        return redirect(f"/campaigns/{slug}/permalinks")
+        return redirect_to(request, "campaign.permalinks", slug=slug)
 
     @post("/{permalink_id:uuid}/delete", name="campaign.permalinks.delete")
     async def delete(
@@ -395,25 +388,24 @@ class CampaignPermalinkPages(Controller):
         request: Request[Any, Any, Any],
         slug: FromPath[str],
         permalink_id: FromPath[UUID],
-        campaigns: NamedDependency[CampaignService],
+        campaign_reader: NamedDependency[CampaignReader],
         permalinks: NamedDependency[PermalinkService],
     ) -> Redirect:
-        access = (await campaigns.access(slug, require_user(request))).require_manage()
+        access = (await campaign_reader.access(slug, require_user(request))).require_manage()
         deleted = await permalinks.delete_for_manager(access, permalink_id)
         flash(request, f"The permalink for “{deleted.context_id}” no longer works.", "success")
-        return redirect(f"/campaigns/{slug}/permalinks")
+        return redirect_to(request, "campaign.permalinks", slug=slug)
 
 
 class PlatformAdminPages(Controller):
     path = "/admin"
     guards = [admin_required]
     include_in_schema = False
-    dependencies = PLATFORM_DEPENDENCIES
 
     async def _list_page(
         self,
         platforms: PlatformService,
-        campaigns: CampaignService,
+        campaigns: CampaignReader,
         viewer: CurrentUser,
         *,
         values: dict[str, str] | None = None,
@@ -438,7 +430,7 @@ class PlatformAdminPages(Controller):
         return Template(
             "platforms/admin_key.html",
             context={"name": platform_name, "platform_id": platform_id, "api_key": api_key, "rotated": rotated},
-            headers={"Cache-Control": "no-store", "Vary": "HX-Request"},
+            headers={"Cache-Control": "no-store"},
         )
 
     @get("/platforms", name="admin.platforms")
@@ -446,16 +438,16 @@ class PlatformAdminPages(Controller):
         self,
         request: Request[Any, Any, Any],
         platforms: NamedDependency[PlatformService],
-        campaigns: NamedDependency[CampaignService],
+        campaign_reader: NamedDependency[CampaignReader],
     ) -> Template:
-        return await self._list_page(platforms, campaigns, require_user(request))
+        return await self._list_page(platforms, campaign_reader, require_user(request))
 
     @post("/platforms", name="admin.platforms.create")
     async def register(
         self,
         request: Request[Any, Any, Any],
         platforms: NamedDependency[PlatformService],
-        campaigns: NamedDependency[CampaignService],
+        campaign_reader: NamedDependency[CampaignReader],
     ) -> Template:
         viewer = require_user(request)
         values, slugs = await _submitted_values(request, "campaigns")
@@ -465,7 +457,13 @@ class PlatformAdminPages(Controller):
             )
         except AppError as error:
             return await self._list_page(
-                platforms, campaigns, viewer, values=values, chosen=slugs, errors=form_errors(error), status_code=422
+                platforms,
+                campaign_reader,
+                viewer,
+                values=values,
+                chosen=slugs,
+                errors=form_errors(error),
+                status_code=422,
             )
         return self._key_page(issued.platform.name, issued.platform.id, issued.api_key, rotated=False)
 
@@ -475,7 +473,7 @@ class PlatformAdminPages(Controller):
         request: Request[Any, Any, Any],
         platform_id: FromPath[UUID],
         platforms: NamedDependency[PlatformService],
-        campaigns: NamedDependency[CampaignService],
+        campaign_reader: NamedDependency[CampaignReader],
         webhooks: NamedDependency[WebhookService],
         db_session: NamedDependency[AsyncSession],
     ) -> Template:
@@ -484,7 +482,7 @@ class PlatformAdminPages(Controller):
         deliveries: dict[UUID, list[WebhookDelivery]] = {}
         for endpoint in endpoints:
             deliveries[endpoint.id] = (await webhooks.deliveries(None, endpoint.id, limit=10)).items
-        choices = await campaigns.list_visible(require_user(request), limit=200)
+        choices = await campaign_reader.list_visible(require_user(request), limit=200)
         return render_form(
             "platforms/admin_platform.html",
             values={"name": view.platform.name, "owner_email": view.platform.owner_email},
@@ -516,7 +514,7 @@ class PlatformAdminPages(Controller):
             flash(request, message, "error")
         else:
             flash(request, "Platform saved.", "success")
-        return redirect(f"/admin/platforms/{platform_id}")
+        return redirect_to(request, "admin.platform", platform_id=platform_id)
 
     @post("/platforms/{platform_id:uuid}/rotate", name="admin.platform.rotate")
     async def rotate(
@@ -528,7 +526,7 @@ class PlatformAdminPages(Controller):
             if error.status_code == 404:
                 raise
             flash(request, error.message, "error")
-            return redirect(f"/admin/platforms/{platform_id}")
+            return redirect_to(request, "admin.platform", platform_id=platform_id)
         return self._key_page(issued.platform.name, platform_id, issued.api_key, rotated=True)
 
     @post("/platforms/{platform_id:uuid}/revoke", name="admin.platform.revoke")
@@ -537,7 +535,7 @@ class PlatformAdminPages(Controller):
     ) -> Redirect:
         platform = await platforms.revoke(require_user(request), platform_id)
         flash(request, f"{platform.name} is revoked: its key no longer works and its webhooks stop.", "success")
-        return redirect(f"/admin/platforms/{platform_id}")
+        return redirect_to(request, "admin.platform", platform_id=platform_id)
 
     @post("/webhooks/{endpoint_id:uuid}/test", name="admin.webhook.test")
     async def send_test(
@@ -550,7 +548,7 @@ class PlatformAdminPages(Controller):
             flash(request, error.message, "error")
         else:
             flash(request, f"A test event is on its way to {endpoint.url}.", "success")
-        return redirect(f"/admin/platforms/{endpoint.platform_id}")
+        return redirect_to(request, "admin.platform", platform_id=endpoint.platform_id)
 
     @post("/webhooks/{endpoint_id:uuid}/enable", name="admin.webhook.enable")
     async def enable(
@@ -560,7 +558,7 @@ class PlatformAdminPages(Controller):
             None, endpoint_id, EndpointInput(enabled=True), admin_id=require_user(request).id
         )
         flash(request, f"{endpoint.url} is enabled again.", "success")
-        return redirect(f"/admin/platforms/{endpoint.platform_id}")
+        return redirect_to(request, "admin.platform", platform_id=endpoint.platform_id)
 
 
 class IntegratorDocs(Controller):
@@ -573,5 +571,10 @@ class IntegratorDocs(Controller):
         host = settings.app.base_url.rstrip("/") if settings.app.base_url else str(request.base_url).rstrip("/")
         return Template(
             "docs/integrators.html",
-            context={"host": host, "rate_limit": settings.security.platform_rate_limit_per_minute},
+            context={
+                "host": host,
+                "rate_limit": settings.security.platform_rate_limit_per_minute,
+                # The OpenAPI routes are Litestar's own (no route names): their path comes from the config.
+                "schema_url": request.app.openapi_config.path if request.app.openapi_config else "",
+            },
         )

@@ -43,11 +43,11 @@ import aiohttp
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coins.campaigns.services import Page
 from coins.lib import audit
 from coins.lib.db import commit, rollback
 from coins.lib.errors import AppError, InvalidInput
 from coins.lib.jobs import TASK_OPTIONS
+from coins.lib.pages import Page
 from coins.platforms.hooks import queue_event
 from coins.platforms.identity import PlatformIdentity
 from coins.platforms.models import (
@@ -61,7 +61,7 @@ from coins.platforms.netguard import AddressRefused, GuardedResolver, literal_re
 if TYPE_CHECKING:
     from saq.queue import Queue
 
-    from coins.notifications.mail import Mailer
+    from coins.mail.mailer import Mailer
     from coins.settings import Settings
 
 logger = logging.getLogger("coins.webhooks")
@@ -77,13 +77,11 @@ MAX_ATTEMPTS = TASK_OPTIONS["deliver_webhook"].retries
 
 class WebhookNotFound(AppError):
     error_code = "WEBHOOK_001"
-    status_code = 404
     default_message = "No such webhook endpoint."
 
 
 class WebhookDisabled(AppError):
     error_code = "WEBHOOK_002"
-    status_code = 409
     default_message = "This endpoint is disabled: enable it first."
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
+
+import httpx
 
 from coins.search.base import SearchBackend
 from coins.search.postgres import PostgresSearch
@@ -13,7 +16,9 @@ if TYPE_CHECKING:
 
     from coins.settings import OpenSearchSettings
 
-__all__ = ["SearchBackend", "SearchClient", "make_backend"]
+__all__ = ["SearchBackend", "SearchClient", "make_backend", "opensearch_ready_check"]
+
+CHECK_TIMEOUT = 2.0
 
 
 class SearchClient:
@@ -53,3 +58,17 @@ def make_backend(session: AsyncSession, client: SearchClient | None, *, refresh:
     from coins.search.opensearch import OpenSearchSearch, alias_name
 
     return OpenSearchSearch(opensearch, index=alias_name(client.settings), session=session, refresh=refresh)
+
+
+def opensearch_ready_check(settings: OpenSearchSettings) -> Callable[[], Awaitable[None]]:
+    """/ready's check of the cluster: it answers, and its status is not red."""
+
+    async def check() -> None:
+        auth = (settings.username, settings.password) if settings.username else None
+        async with httpx.AsyncClient(timeout=CHECK_TIMEOUT, auth=auth, verify=True) as client:
+            response = await client.get(settings.url.rstrip("/") + "/_cluster/health")
+            response.raise_for_status()
+            if response.json().get("status") == "red":
+                raise RuntimeError("cluster status is red")
+
+    return check

@@ -14,8 +14,9 @@ The similar-ideas score combines three signals, each between 0 and 1:
   title counts fully, a word only in the description half.  A share rather than `ts_rank`, because
   `ts_rank` values are unbounded and not comparable between queries, so no threshold could be chosen.
 
-The weights and the threshold were tuned on 50 duplicate and 50 look-alike title pairs
-(tests/support/similar_titles.py; tests/integration/test_idea_similarity.py prints precision and recall).
+The weights and the threshold (`coins.ideas.search.SIMILAR_THRESHOLD`) were tuned on 50 duplicate and 50
+look-alike title pairs (tests/support/similar_titles.py; tests/integration/test_idea_similarity.py prints
+precision and recall).
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 from uuid import UUID
 
-Sort = Literal["coins", "supporters", "newest", "trending"]
-SORTS: tuple[Sort, ...] = ("coins", "supporters", "newest", "trending")
+from coins.ideas.search import IdeaSearch
 
 # Tuned weights (they add up to 1, so the score stays between 0 and 1) and the threshold from which an
 # idea is shown as "similar" while someone types a title.  Chosen on the even-numbered pairs: best F1,
@@ -39,7 +39,6 @@ SORTS: tuple[Sort, ...] = ("coins", "supporters", "newest", "trending")
 TRIGRAM_WEIGHT = 0.15
 WORD_WEIGHT = 0.70
 TEXT_WEIGHT = 0.15
-SIMILAR_THRESHOLD = 0.43
 
 
 _OPERATORS = re.compile(r'["-]|\bor\b', re.IGNORECASE)
@@ -57,38 +56,6 @@ def combine(trigram: float, word: float, text: float) -> float:
     """The similarity score shown to people: 0 (nothing alike) to 1 (the same title)."""
     score = TRIGRAM_WEIGHT * trigram + WORD_WEIGHT * word + TEXT_WEIGHT * text
     return round(min(max(score, 0.0), 1.0), 3)
-
-
-@dataclass(frozen=True)
-class IdeaFilters:
-    """Which ideas of a campaign a search may return.
-
-    `statuses` are visible to the viewer whoever wrote the idea; `own_statuses` only when `author_id`
-    wrote it (pending and rejected ideas are private to their authors and the campaign's managers).
-    """
-
-    statuses: tuple[str, ...]
-    own_statuses: tuple[str, ...] = ()
-    author_id: UUID | None = None
-    tag_ids: tuple[UUID, ...] = ()
-    min_coins: int | None = None
-    max_coins: int | None = None
-    context_id: str | None = None
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    ids: list[int]
-    total: int
-
-
-@dataclass(frozen=True)
-class SimilarHit:
-    idea_id: int
-    score: float
-    trigram: float = 0.0
-    word: float = 0.0
-    text: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -112,30 +79,12 @@ class IdeaDocument:
     version: int = 0
 
 
-class SearchBackend(Protocol):
-    """The search operations the idea service needs; see the module docstring for the contract."""
+class SearchBackend(IdeaSearch, Protocol):
+    """A backend: the ideas domain's port plus keeping an index in step."""
 
     name: str
     # False when the backend reads the database itself (PostgreSQL): nothing to keep in step.
     needs_indexing: bool
-
-    async def similar(
-        self, campaign_id: UUID, title: str, filters: IdeaFilters, *, limit: int, min_score: float
-    ) -> list[SimilarHit]:
-        """Ideas whose title resembles `title`, best first, with score >= `min_score`."""
-        ...
-
-    async def search_ids(
-        self,
-        campaign_id: UUID,
-        text: str | None,
-        filters: IdeaFilters,
-        sort: Sort,
-        limit: int,
-        offset: int,
-    ) -> SearchPage:
-        """One page of matching idea ids in `sort` order, and how many match in all."""
-        ...
 
     async def index(self, document: IdeaDocument) -> None:
         """Store (or replace) one idea in the index."""

@@ -17,18 +17,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from coins.coins.models import LedgerEntry
 from coins.ideas.models import Idea, IdeaTag
-from coins.search.base import (
-    TEXT_WEIGHT,
-    TRIGRAM_WEIGHT,
-    WORD_WEIGHT,
-    IdeaDocument,
-    IdeaFilters,
-    SearchPage,
-    SimilarHit,
-    Sort,
-    combine,
-    is_plain,
-)
+from coins.ideas.search import IdeaFilters, SearchPage, SimilarHit, Sort
+from coins.search.base import TEXT_WEIGHT, TRIGRAM_WEIGHT, WORD_WEIGHT, IdeaDocument, combine, is_plain
 
 TRENDING_WINDOW = timedelta(days=7)
 # Words longer than this are not words people type into a title: keep the query small.

@@ -1,6 +1,6 @@
 """Keeping an OpenSearch index in step with PostgreSQL (nothing to do when search runs in PostgreSQL).
 
-`index_idea` is enqueued by the idea service after every committed change of an idea.  Coins moved by
+`index_idea` is enqueued after every committed change of an idea (`coins.search.listeners`).  Coins moved by
 members (allocations live in the coins domain) reach the index through `sync_search_coins`, a cron job
 that re-indexes the ideas with ledger entries in the last few minutes, so the coin counts OpenSearch
 filters and sorts by lag by about a minute at most.  Every write carries the moment its row was read
@@ -13,6 +13,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from saq import CronJob
 from sqlalchemy import func, select, union
 
 from coins.coins.models import LedgerEntry
@@ -20,13 +21,19 @@ from coins.lib.db import standalone_session
 from coins.search import SearchClient
 from coins.search.documents import load_documents
 from coins.search.opensearch import OpenSearchSearch, alias_name
+from coins.worker_context import JobContext
 
 if TYPE_CHECKING:
-    from coins.worker import Context
+    from saq.types import Function
 
 logger = logging.getLogger("coins.search.tasks")
 
 SYNC_WINDOW_MINUTES = 3
+
+
+class Context(JobContext, total=False):
+    # The process's OpenSearch client (holds nothing when search runs in PostgreSQL), made on first use.
+    search: SearchClient
 
 
 def _client(ctx: Context) -> SearchClient:
@@ -74,3 +81,7 @@ async def sync_search_coins(ctx: Context) -> int:
     if count:
         logger.info("re-indexed %s ideas whose coins moved", count)
     return count
+
+
+FUNCTIONS: list[Function[Context]] = [index_idea, sync_search_coins]
+CRON_JOBS: list[CronJob[Context]] = [CronJob(sync_search_coins, cron="* * * * *", timeout=120, retries=1)]

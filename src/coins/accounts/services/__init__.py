@@ -1,0 +1,1 @@
+"""Account services, one per sub-domain: registration, log-in, passwords, profile, administration."""

@@ -1,0 +1,1 @@
+"""Campaign services, one per sub-domain: reading, configuration, lifecycle, membership, invitations, tags."""

@@ -1,0 +1,1 @@
+"""Campaign pages by sub-domain: the list, a campaign's home, settings, members, tags, invitation links."""
