@@ -35,15 +35,33 @@ def serve(session: nox.Session) -> None:
     session.run("coins", "serve", *session.posargs)
 
 
+LINTED = ("src", "tests", "migrations", "bench", "examples", "noxfile.py")
+
+
+def static_checks(session: nox.Session) -> None:
+    """Ruff, the formatter, mypy strict and the import contract (pyproject.toml, [tool.importlinter])."""
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
+    session.run("mypy")
+    session.run("lint-imports")
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Lint, type-check, then every test: unit, integration, browser (Chromium), system (replicas, Envoy)."""
     session.install("-e", ".[test,lint]")
     front_end(session)
-    session.run("ruff", "check", "src", "tests", "migrations", "bench", "examples", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "tests", "migrations", "bench", "examples", "noxfile.py")
-    session.run("mypy")
+    static_checks(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def quick(session: nox.Session) -> None:
+    """The inner loop: static checks, then unit and integration tests only (no Chromium, no extra processes)."""
+    session.install("-e", ".[test,lint]")
+    front_end(session)
+    static_checks(session)
+    session.run("pytest", "-m", "not system and not browser", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -57,8 +75,9 @@ def browser(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     session.install("-e", ".[lint]")
-    session.run("ruff", "check", "src", "tests", "migrations", "bench", "examples", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "tests", "migrations", "bench", "examples", "noxfile.py")
+    session.run("ruff", "check", *LINTED)
+    session.run("ruff", "format", "--check", *LINTED)
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
@@ -89,6 +89,23 @@ from coins.worker import make_worker
 
 logger = logging.getLogger("coins.app")
 
+# Each shutdown step's bound: eight steps at most 5 s each stay inside granian's 30 s worker kill timeout
+# (and Kubernetes' default grace period), so a hung dependency can't turn a stop into a kill.
+SHUTDOWN_STEP_SECONDS = 5.0
+
+
+async def _bounded_shutdown_step(step: Callable[[], Awaitable[object]]) -> None:
+    try:
+        await asyncio.wait_for(step(), timeout=SHUTDOWN_STEP_SECONDS)
+    except TimeoutError:
+        logger.warning("while shutting down: %s took over %.0f s, left behind", _step_name(step), SHUTDOWN_STEP_SECONDS)
+    except Exception as exc:
+        logger.warning("while shutting down: %s: %s", _step_name(step), exc)
+
+
+def _step_name(step: Callable[[], Awaitable[object]]) -> str:
+    return getattr(step, "__qualname__", repr(step))
+
 
 def provide_settings(state: State) -> Settings:
     settings: Settings = state.settings
@@ -158,19 +175,27 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             undo_termination_hook()
-            if worker is not None and worker_task is not None:
-                await worker.stop()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker_task
-            await app.state.live_hub.close()
-            await live.close_publisher(valkey)
-            # Shutting down must work while Valkey is down (that may be why we are stopping).
-            for close in (queue.disconnect, runtime.valkey.aclose, runtime.search_client.close, coin_gateway.close):
-                try:
-                    await close()
-                except Exception as exc:
-                    logger.warning("while shutting down: %s", exc)
-            await shutdown_tracing()
+
+            async def stop_worker() -> None:
+                if worker is not None and worker_task is not None:
+                    await worker.stop()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker_task
+
+            # Shutting down must work while Valkey is down (that may be why we are stopping), and must end
+            # well inside the server's kill timeout: each step gets a bound, a step that hangs is logged.
+            steps: list[Callable[[], Awaitable[object]]] = [
+                stop_worker,
+                app.state.live_hub.close,
+                lambda: live.close_publisher(valkey),
+                queue.disconnect,
+                runtime.valkey.aclose,
+                runtime.search_client.close,
+                coin_gateway.close,
+                shutdown_tracing,
+            ]
+            for step in steps:
+                await _bounded_shutdown_step(step)
 
     app = Litestar(
         route_handlers=[
