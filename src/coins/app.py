@@ -16,72 +16,30 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import CacheControlHeader, State
-from litestar.di import Provide
+from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from sqlalchemy import text
 
-from coins.accounts.api import AuthApiController
 from coins.accounts.auth import bearer_token_resolver, session_resolver
-from coins.accounts.deps import ACCOUNT_DEPENDENCIES
-from coins.accounts.views import AccountPages
-from coins.admin.api import AdminApiController
-from coins.admin.views import AdminPages
-from coins.analytics.api import AnalyticsApiController
 from coins.analytics.system import install_error_buffer
-from coins.analytics.views import CampaignAnalyticsPages, DashboardPages, SystemPages
-from coins.campaigns.api.campaigns import CampaignApiController
-from coins.campaigns.api.invitations import InvitationApiController
-from coins.campaigns.api.members import CampaignMemberApiController
-from coins.campaigns.api.tags import CampaignTagApiController
-from coins.campaigns.deps import CAMPAIGN_DEPENDENCIES
-from coins.campaigns.views.configure import CampaignSettingsPages
-from coins.campaigns.views.home import CampaignHomePages
-from coins.campaigns.views.invitations import InvitationPages
-from coins.campaigns.views.listing import CampaignListPages
-from coins.campaigns.views.members import CampaignMemberPages
-from coins.campaigns.views.tags import CampaignTagPages
-from coins.coins.api import CoinApiController
-from coins.coins.deps import COIN_DEPENDENCIES
 from coins.coins.gateway import CoinGateway
-from coins.coins.views import CoinPages
-from coins.home.views import HomePages
-from coins.ideas.api import CampaignIdeaApiController, IdeaApiController
-from coins.ideas.deps import IDEA_DEPENDENCIES
-from coins.ideas.views.board import IdeaBoardPages
-from coins.ideas.views.detail import IdeaDetailPages, IdeaLinks
-from coins.ideas.views.edit import IdeaEditPages
-from coins.ideas.views.live import LiveRankingPages
-from coins.ideas.views.queue import ApprovalQueuePages
-from coins.ideas.views.submit import IdeaSubmitPages
 from coins.lib import live
 from coins.lib.auth import AuthenticationMiddleware
 from coins.lib.edge import EdgeMiddleware
 from coins.lib.errors import exception_handlers
 from coins.lib.gate import RateLimits, RequestGateMiddleware
-from coins.lib.health import HealthController, ReadyCheck
+from coins.lib.health import ReadyCheck
 from coins.lib.htmx import HTMXPagesPlugin
 from coins.lib.logging import configure_logging
 from coins.lib.sessions import SessionMiddleware, SessionStore
 from coins.lib.telemetry import litestar_plugins, shutdown_tracing
 from coins.lib.templating import make_template_engine
-from coins.notifications.api import NotificationApiController
-from coins.notifications.deps import NOTIFICATION_DEPENDENCIES
-from coins.notifications.views import NotificationPages
-from coins.platforms.api import (
-    ContextApiController,
-    PermalinkApiController,
-    PlatformAdminApiController,
-    WebhookApiController,
-)
-from coins.platforms.deps import PLATFORM_DEPENDENCIES
 from coins.platforms.identity import platform_key_resolver
-from coins.platforms.views import CampaignPermalinkPages, IntegratorDocs, PermalinkPages, PlatformAdminPages
+from coins.routes import DEPENDENCIES, route_handlers
 from coins.search import opensearch_ready_check
 from coins.settings import Settings, load_settings
 from coins.wiring import Runtime, build_runtime, tracing_options
@@ -105,11 +63,6 @@ async def _bounded_shutdown_step(step: Callable[[], Awaitable[object]]) -> None:
 
 def _step_name(step: Callable[[], Awaitable[object]]) -> str:
     return getattr(step, "__qualname__", repr(step))
-
-
-def provide_settings(state: State) -> Settings:
-    settings: Settings = state.settings
-    return settings
 
 
 def ready_checks(runtime: Runtime) -> dict[str, ReadyCheck]:
@@ -198,74 +151,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await _bounded_shutdown_step(step)
 
     app = Litestar(
-        route_handlers=[
-            HealthController,
-            AuthApiController,
-            AdminApiController,
-            CampaignApiController,
-            CampaignMemberApiController,
-            CampaignTagApiController,
-            InvitationApiController,
-            CoinApiController,
-            NotificationApiController,
-            CampaignIdeaApiController,
-            IdeaApiController,
-            AnalyticsApiController,
-            PlatformAdminApiController,
-            PermalinkApiController,
-            ContextApiController,
-            WebhookApiController,
-            HomePages,
-            AccountPages,
-            AdminPages,
-            CampaignListPages,
-            CampaignHomePages,
-            CampaignSettingsPages,
-            CampaignMemberPages,
-            CampaignTagPages,
-            InvitationPages,
-            CoinPages,
-            IdeaBoardPages,
-            LiveRankingPages,
-            IdeaSubmitPages,
-            ApprovalQueuePages,
-            IdeaDetailPages,
-            IdeaEditPages,
-            IdeaLinks,
-            NotificationPages,
-            CampaignAnalyticsPages,
-            DashboardPages,
-            SystemPages,
-            PermalinkPages,
-            CampaignPermalinkPages,
-            PlatformAdminPages,
-            IntegratorDocs,
-            create_static_files_router(
-                path="/media",
-                name="media",
-                directories=[media_path],
-                cache_control=CacheControlHeader(max_age=86400, public=True),
-                include_in_schema=False,
-            ),
-            create_static_files_router(
-                path="/static",
-                name="static",
-                directories=[settings.static_path],
-                cache_control=CacheControlHeader(max_age=3600, public=True),
-                include_in_schema=False,
-            ),
-        ],
+        route_handlers=route_handlers(settings),
         plugins=[SQLAlchemyPlugin(config=db_config), HTMXPagesPlugin(), *litestar_plugins(tracing_options(settings))],
-        # Each domain provides its own services; the app collects them (one DI style everywhere).
-        dependencies={
-            "settings": Provide(provide_settings, sync_to_thread=False),
-            **ACCOUNT_DEPENDENCIES,
-            **CAMPAIGN_DEPENDENCIES,
-            **IDEA_DEPENDENCIES,
-            **COIN_DEPENDENCIES,
-            **NOTIFICATION_DEPENDENCIES,
-            **PLATFORM_DEPENDENCIES,
-        },
+        # Each domain provides its own services; routes.py collects them (one DI style everywhere).
+        dependencies=DEPENDENCIES,
         middleware=[
             DefineMiddleware(SessionMiddleware, secure=settings.security.secure_cookies),
             # Who is calling: a platform's key, a person's bearer token, or a browser session (in that order).
@@ -351,4 +240,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.asgi_handler = EdgeMiddleware(app.asgi_handler, hsts=settings.is_production)
     install_error_buffer()  # the system dashboard's recent errors
+    # Emails, notifications and webhooks sent from this process link through this app's own route table.
+    runtime.links.bind(app.route_reverse)
     return app

@@ -25,6 +25,7 @@ from coins.coins import listeners as coin_listeners
 from coins.ideas import listeners as idea_listeners
 from coins.lib.db import DatabaseOptions, make_sqlalchemy_config
 from coins.lib.events import EventBus
+from coins.lib.links import Links
 from coins.lib.telemetry import TracingOptions
 from coins.lib.templating import make_jinja_env
 from coins.lib.valkey import make_valkey
@@ -33,6 +34,7 @@ from coins.notifications import listeners as notification_listeners
 from coins.notifications.notify import Notifier
 from coins.notifications.triggers.coins_received import RaisedHere
 from coins.platforms import listeners as platform_listeners
+from coins.routes import route_reverser
 from coins.search import SearchClient, make_backend
 from coins.search import listeners as search_listeners
 from coins.settings import Settings, asyncpg_url, project_root
@@ -102,6 +104,10 @@ class Runtime:
     raised_here: RaisedHere = field(default_factory=RaisedHere)
 
     @property
+    def links(self) -> Links:
+        return self.mailer.links
+
+    @property
     def notifier(self) -> Notifier:
         return Notifier(self.mailer, self.valkey)
 
@@ -118,12 +124,17 @@ class Runtime:
                 logger.warning("while shutting down: %s", exc)
 
 
+def make_mailer(settings: Settings, templates: Environment, queue: Queue | None) -> Mailer:
+    """The mailer, with links by route name (the route table is built on the first link a process sends)."""
+    return Mailer(settings, templates, queue, Links(settings.public_url, lambda: route_reverser(settings)))
+
+
 def connect_listeners(runtime: Runtime) -> EventBus:
     """Subscribe every domain's listeners to `runtime.events`, in the order the module docstring gives."""
-    bus, settings = runtime.events, runtime.settings
+    bus = runtime.events
     coin_listeners.connect(bus, valkey=runtime.valkey)
     notification_listeners.connect(bus, runtime.notifier, raised_here=runtime.raised_here)
-    platform_listeners.connect(bus, public_url=settings.public_url, queue=runtime.queue)
+    platform_listeners.connect(bus, links=runtime.links, queue=runtime.queue)
     search_listeners.connect(bus, queue=runtime.queue, indexing=runtime.search_client.configured)
     idea_listeners.connect(bus, valkey=runtime.valkey)
     audit_trail.connect(bus)
@@ -142,7 +153,7 @@ def build_runtime(
         valkey=valkey_client(settings),
         queue=queue,
         templates=templates,
-        mailer=Mailer(settings, templates, queue),
+        mailer=make_mailer(settings, templates, queue),
         search_client=SearchClient(settings.opensearch),
     )
     connect_listeners(runtime)

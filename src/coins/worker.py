@@ -96,6 +96,7 @@ def make_worker(
         runtime = shared or build_runtime(settings, queue=queue)
         if shared is None:
             built.append(runtime)
+            runtime.links.prepare()
         ctx["settings"] = settings
         ctx["db"] = runtime.db
         ctx["owns_db"] = shared is None

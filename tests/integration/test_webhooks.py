@@ -25,11 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coins.app import create_app
 from coins.lib.db import standalone_session
+from coins.lib.links import Links
 from coins.mail.models import EmailMessage
 from coins.platforms import hooks
 from coins.platforms.models import WebhookDelivery, WebhookEndpoint
 from coins.platforms.netguard import AddressRefused, GuardedResolver, address_allowed, parse_address, url_problem
-from coins.platforms.webhooks import post_signed
+from coins.platforms.webhooks.delivery import post_signed
+from coins.routes import route_reverser
 from coins.settings import Settings
 from coins.wiring import database_config
 from tests.support.factories import Actors
@@ -278,11 +280,12 @@ async def test_idea_events_and_coin_thresholds_reach_the_platform(
     async with db_engine.begin() as conn:
         await conn.execute(text("UPDATE ideas SET coins = 6 WHERE id IN (:a, :b)"), {"a": idea_id, "b": plain["id"]})
     config = database_config(private_settings)
+    links = Links("https://coins.example.org", lambda: route_reverser(private_settings))
     try:
         async with standalone_session(config) as session:
-            assert await hooks.check_coin_thresholds(session, queue=None, public_url="https://coins.example.org") == 1
+            assert await hooks.check_coin_thresholds(session, queue=None, links=links) == 1
         async with standalone_session(config) as session:
-            assert await hooks.check_coin_thresholds(session, queue=None, public_url="https://coins.example.org") == 0
+            assert await hooks.check_coin_thresholds(session, queue=None, links=links) == 0
     finally:
         await config.get_engine().dispose()
 

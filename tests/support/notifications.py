@@ -15,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from valkey.asyncio import Valkey
 
 from coins.lib.db import standalone_session
-from coins.mail.mailer import Mailer
 from coins.notifications.notify import Notifier
 from coins.settings import Settings
-from coins.wiring import database_config, template_env
+from coins.wiring import database_config, make_mailer, template_env
 
 # Not a usable Argon2 hash: bulk users never log in.
 NO_PASSWORD = "bulk-user-without-password"
@@ -32,7 +31,9 @@ async def notifier_session(
     config = database_config(settings)
     try:
         async with standalone_session(config) as session:
-            yield session, Notifier(Mailer(settings, template_env(settings), queue), valkey)
+            mailer = make_mailer(settings, template_env(settings), queue)
+            mailer.links.prepare()  # as the worker does at its start: no measured step pays for it
+            yield session, Notifier(mailer, valkey)
     finally:
         await config.get_engine().dispose()
 

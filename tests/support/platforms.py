@@ -20,10 +20,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from coins.lib.db import standalone_session
-from coins.mail.mailer import Mailer
-from coins.platforms import webhooks
+from coins.platforms.webhooks import delivery as webhook_delivery
 from coins.settings import Settings
-from coins.wiring import database_config, template_env
+from coins.wiring import database_config, make_mailer, template_env
 from tests.conftest import PASSWORD
 from tests.support.factories import Actors, create_campaign
 from tests.support.forms import csrf_token
@@ -205,12 +204,14 @@ def receiver_fixture() -> Callable[[], Iterator[Receiver]]:
     return fixture
 
 
-async def run_delivery(settings: Settings, delivery_id: str | UUID, *, final: bool = False) -> webhooks.Outcome:
+async def run_delivery(settings: Settings, delivery_id: str | UUID, *, final: bool = False) -> webhook_delivery.Outcome:
     """One attempt, as the worker's `deliver_webhook` task makes it (without the worker around it)."""
     config = database_config(settings)
     try:
         async with standalone_session(config) as session:
-            mailer = Mailer(settings, template_env(settings), None)
-            return await webhooks.deliver(session, settings, mailer, UUID(str(delivery_id)), final_attempt=final)
+            mailer = make_mailer(settings, template_env(settings), None)
+            return await webhook_delivery.deliver(
+                session, settings, mailer, UUID(str(delivery_id)), final_attempt=final
+            )
     finally:
         await config.get_engine().dispose()

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from coins.analytics import pdf
 from coins.analytics.exports import _cell, report_csv
-from coins.analytics.reports import Chart, Column, Figure, Report, Section, Series, Table, fmt
+from coins.analytics.reports.base import Chart, Column, Figure, Report, Section, Series, Table, fmt
 
 
 def sample_report() -> Report:

@@ -18,17 +18,21 @@ class OutboxPage:
     total: int
 
 
-async def list_outbox(session: AsyncSession, *, to: str = "", limit: int = 50, offset: int = 0) -> OutboxPage:
-    statement = select(EmailMessage)
-    if to.strip():
-        statement = statement.where(EmailMessage.to_address.like(f"%{to.strip().lower()}%"))
-    total = await session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    rows = await session.scalars(statement.order_by(EmailMessage.created_at.desc()).limit(limit).offset(offset))
-    return OutboxPage(items=list(rows), total=total)
+class Outbox:
+    def __init__(self, session: AsyncSession) -> None:
+        self.db = session
 
+    async def search(self, *, to: str = "", limit: int = 50, offset: int = 0) -> OutboxPage:
+        """The newest emails first, narrowed to the addresses containing `to`."""
+        statement = select(EmailMessage)
+        if to.strip():
+            statement = statement.where(EmailMessage.to_address.like(f"%{to.strip().lower()}%"))
+        total = await self.db.scalar(select(func.count()).select_from(statement.subquery())) or 0
+        rows = await self.db.scalars(statement.order_by(EmailMessage.created_at.desc()).limit(limit).offset(offset))
+        return OutboxPage(items=list(rows), total=total)
 
-async def get_email(session: AsyncSession, message_id: UUID) -> EmailMessage:
-    message = await session.get(EmailMessage, message_id)
-    if message is None:
-        raise NotFound("No such email.")
-    return message
+    async def get(self, message_id: UUID) -> EmailMessage:
+        message = await self.db.get(EmailMessage, message_id)
+        if message is None:
+            raise NotFound("No such email.")
+        return message

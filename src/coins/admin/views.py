@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.accounts.auth import admin_required, require_user
 from coins.accounts.services.administration import UserAdministration
-from coins.admin.services import get_email, list_outbox
+from coins.admin.services import Outbox
 from coins.coins.audit import run_audit
 from coins.lib.errors import AppError
 from coins.lib.forms import form_data, redirect_to
@@ -42,14 +42,14 @@ class AdminPages(Controller):
         self,
         request: Request[Any, Any, Any],
         user_admin: NamedDependency[UserAdministration],
-        db_session: NamedDependency[AsyncSession],
+        outbox: NamedDependency[Outbox],
     ) -> Template:
         users = await user_admin.search(limit=1)
-        outbox = await list_outbox(db_session, limit=1)
+        emails = await outbox.search(limit=1)
         maintenance = await get_maintenance(request.app.state.valkey)
         return Template(
             "admin/home.html",
-            context={"user_total": users.total, "outbox_total": outbox.total, "maintenance": maintenance},
+            context={"user_total": users.total, "outbox_total": emails.total, "maintenance": maintenance},
         )
 
     @get("/users", name="admin.users")
@@ -115,10 +115,10 @@ class AdminPages(Controller):
 
     @get("/outbox", name="admin.outbox")
     async def outbox(
-        self, db_session: NamedDependency[AsyncSession], to: FromQuery[str] = "", page: FromQuery[int] = 1
+        self, outbox: NamedDependency[Outbox], to: FromQuery[str] = "", page: FromQuery[int] = 1
     ) -> Template:
         page = _page(page)
-        result = await list_outbox(db_session, to=to, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        result = await outbox.search(to=to, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         return Template(
             "admin/outbox.html",
             context={
@@ -131,8 +131,8 @@ class AdminPages(Controller):
         )
 
     @get("/outbox/{message_id:uuid}", name="admin.outbox.message")
-    async def outbox_message(self, message_id: FromPath[UUID], db_session: NamedDependency[AsyncSession]) -> Template:
-        message = await get_email(db_session, message_id)
+    async def outbox_message(self, message_id: FromPath[UUID], outbox: NamedDependency[Outbox]) -> Template:
+        message = await outbox.get(message_id)
         return Template("admin/email.html", context={"message": message, "links": _URL.findall(message.body_text)})
 
     @get("/audit", name="admin.audit")

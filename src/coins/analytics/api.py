@@ -17,32 +17,15 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.accounts.auth import admin_required, login_required, require_user, sponsor_or_admin_required
 from coins.analytics.access import require_analytics
 from coins.analytics.audit_trail import AuditFilters
-from coins.analytics.exports import (
-    audit_trail_export,
-    campaign_export,
-    check_format,
-    check_what,
-    csv_response,
-    filename,
-    pdf_response,
-)
-from coins.analytics.reports import executive_report
-from coins.analytics.services import (
-    CampaignDashboard,
-    ExecutiveDashboard,
-    OutcomeInput,
-    OutcomeRow,
-    campaign_dashboard,
-    executive_dashboard,
-    idea_campaign_access,
-    idea_outcomes,
-    record_outcome,
-)
+from coins.analytics.exports import Exports, check_format, check_what, csv_response, filename, pdf_response
+from coins.analytics.reports.executive import executive_report
+from coins.analytics.services.campaign_dashboard import CampaignDashboard, CampaignDashboards
+from coins.analytics.services.executive_dashboard import ExecutiveDashboard, ExecutiveDashboards
+from coins.analytics.services.outcomes import OutcomeInput, OutcomeRow, Outcomes
 from coins.campaigns.services.reading import CampaignReader
 from coins.ideas.access import IdeaNotFound
 from coins.lib.errors import AppError
@@ -98,10 +81,10 @@ class AnalyticsApiController(Controller):
         request: Request[Any, Any, Any],
         slug: FromPath[str],
         campaign_reader: NamedDependency[CampaignReader],
-        db_session: NamedDependency[AsyncSession],
+        campaign_dashboards: NamedDependency[CampaignDashboards],
     ) -> CampaignDashboard:
         access = require_analytics(await campaign_reader.access(slug, require_user(request)))
-        return await campaign_dashboard(db_session, access.campaign)
+        return await campaign_dashboards.compute(access.campaign)
 
     @get(
         "/campaigns/{slug:str}/export",
@@ -114,7 +97,7 @@ class AnalyticsApiController(Controller):
         request: Request[Any, Any, Any],
         slug: FromPath[str],
         campaign_reader: NamedDependency[CampaignReader],
-        db_session: NamedDependency[AsyncSession],
+        analytics_exports: NamedDependency[Exports],
         what: What = "dashboard",
         export_format: ExportFormat = "csv",
         actor: FromQuery[str] = "",
@@ -125,9 +108,7 @@ class AnalyticsApiController(Controller):
     ) -> Response[bytes] | Stream:
         access = require_analytics(await campaign_reader.access(slug, require_user(request)))
         filters = AuditFilters.parse(actor=actor, action=action, entity_type=entity_type, since=since, until=until)
-        return await campaign_export(
-            db_session,
-            request.app.state.db_engine,
+        return await analytics_exports.campaign(
             access.campaign,
             check_what(what),
             check_format(export_format),
@@ -139,8 +120,8 @@ class AnalyticsApiController(Controller):
         guards=[sponsor_or_admin_required],
         summary="The executive dashboard's figures (sponsors, admins)",
     )
-    async def executive(self, db_session: NamedDependency[AsyncSession]) -> ExecutiveDashboard:
-        return await executive_dashboard(db_session)
+    async def executive(self, executive_dashboards: NamedDependency[ExecutiveDashboards]) -> ExecutiveDashboard:
+        return await executive_dashboards.compute()
 
     @get(
         "/dashboards/executive/export",
@@ -148,10 +129,10 @@ class AnalyticsApiController(Controller):
         summary="The executive dashboard as CSV or PDF (sponsors, admins)",
     )
     async def executive_export(
-        self, db_session: NamedDependency[AsyncSession], export_format: ExportFormat = "csv"
+        self, executive_dashboards: NamedDependency[ExecutiveDashboards], export_format: ExportFormat = "csv"
     ) -> Response[bytes]:
         export_format = check_format(export_format)
-        report = executive_report(await executive_dashboard(db_session, outcome_limit=500))
+        report = executive_report(await executive_dashboards.compute(outcome_limit=500))
         name = filename("executive-dashboard", extension=export_format)
         return (
             csv_response(report, name) if export_format == "csv" else await pdf_response(report, name, landscape=True)
@@ -166,8 +147,7 @@ class AnalyticsApiController(Controller):
     )
     async def audit_trail(
         self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        analytics_exports: NamedDependency[Exports],
         export_format: ExportFormat = "csv",
         actor: FromQuery[str] = "",
         action: FromQuery[str] = "",
@@ -179,7 +159,7 @@ class AnalyticsApiController(Controller):
         filters = AuditFilters.parse(
             actor=actor, action=action, entity_type=entity_type, since=since, until=until, campaign=campaign
         )
-        return await audit_trail_export(request.app.state.db_engine, db_session, check_format(export_format), filters)
+        return await analytics_exports.audit_trail(check_format(export_format), filters)
 
     @post(
         "/ideas/{idea_id:int}/outcome",
@@ -191,10 +171,9 @@ class AnalyticsApiController(Controller):
         request: Request[Any, Any, Any],
         idea_id: FromPath[int],
         data: JSONBody[OutcomeCreate],
-        db_session: NamedDependency[AsyncSession],
+        outcomes: NamedDependency[Outcomes],
     ) -> OutcomeRead:
-        row = await record_outcome(
-            db_session,
+        row = await outcomes.record(
             idea_id,
             require_user(request),
             OutcomeInput(
@@ -208,11 +187,11 @@ class AnalyticsApiController(Controller):
 
     @get("/ideas/{idea_id:int}/outcomes", summary="The outcomes recorded for an idea (managers, sponsors, admins)")
     async def outcomes(
-        self, request: Request[Any, Any, Any], idea_id: FromPath[int], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], idea_id: FromPath[int], outcomes: NamedDependency[Outcomes]
     ) -> list[OutcomeRead]:
-        _, access = await idea_campaign_access(db_session, idea_id, require_user(request), lock=False)
+        _, access = await outcomes.idea_campaign_access(idea_id, require_user(request), lock=False)
         try:
             require_analytics(access)
         except AppError as error:
             raise IdeaNotFound() if error.status_code == 404 else error from None
-        return [outcome_read(row) for row in await idea_outcomes(db_session, idea_id)]
+        return [outcome_read(row) for row in await outcomes.of_idea(idea_id)]

@@ -30,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from coins.analytics.audit_trail import AuditFilters, AuditRow, audit_statement, resolve_campaign
 from coins.analytics.pdf import render_pdf
-from coins.analytics.reports import Column, Report, Section, Table, campaign_report, raw
-from coins.analytics.services import campaign_dashboard
+from coins.analytics.reports.base import Column, Report, Section, Table, raw
+from coins.analytics.reports.campaign import campaign_report
+from coins.analytics.services.campaign_dashboard import CampaignDashboards
 from coins.campaigns.models import Campaign
 from coins.lib.errors import InvalidInput
 
@@ -312,23 +313,6 @@ async def pdf_response(report: Report, name: str, *, landscape: bool = False) ->
     return Response(content, media_type="application/pdf", headers=_headers(name))
 
 
-async def list_report(db: AsyncSession, export: ListExport, *, title: str, subtitle: str) -> Report:
-    """A list as a report for the PDF: its first PDF_ROW_LIMIT rows, saying so when there are more."""
-    result = await db.execute(export.build(PDF_ROW_LIMIT + 1), export.params)
-    shape = export.pdf_row or _pdf_values
-    rows: list[list[Any]] = [shape(row) for row in result.fetchmany(PDF_ROW_LIMIT + 1)]
-    cut = len(rows) > PDF_ROW_LIMIT
-    columns = [replace(column, name=column.name.replace("_", " ")) for column in export.pdf_columns or export.columns]
-    section = Section(
-        export.name,
-        export.title,
-        f"The first {PDF_ROW_LIMIT:,} rows; the CSV export has them all." if cut else f"{len(rows):,} rows.",
-        Table(columns, rows[:PDF_ROW_LIMIT]),
-        empty="Nothing to list.",
-    )
-    return Report(title=title, subtitle=subtitle, figures=[], sections=[section])
-
-
 def _pdf_values(row: Any) -> list[Any]:
     return [_pdf_value(value) for value in row]
 
@@ -341,38 +325,60 @@ def _pdf_value(value: Any) -> Any:
     return value
 
 
-async def campaign_export(
-    db: AsyncSession,
-    engine: AsyncEngine,
-    campaign: Campaign,
-    what: str,
-    export_format: ExportFormat,
-    filters: AuditFilters | None = None,
-) -> Response[bytes] | Stream:
-    """A campaign's dashboard or one of its lists, in the format asked (permissions checked by the caller)."""
-    if what == "dashboard":
-        report = campaign_report(await campaign_dashboard(db, campaign))
-        name = filename(campaign.slug, "analytics", extension=export_format)
-        return csv_response(report, name) if export_format == "csv" else await pdf_response(report, name)
-    export = campaign_list(what, campaign, filters)
-    name = filename(campaign.slug, what, extension=export_format)
-    if export_format == "csv":
-        return csv_stream_response(engine, export, name)
-    report = await list_report(
-        db, export, title=f"{campaign.title}: {export.title.lower()}", subtitle=f"Campaign “{campaign.slug}”"
-    )
-    return await pdf_response(report, name, landscape=True)
+class Exports:
+    """The export files; permissions are checked by the caller.
 
+    CSV lists stream from `engine` on a connection of their own, taken when the body starts (see above); PDFs
+    and the dashboard are read through the request's session.
+    """
 
-async def audit_trail_export(
-    engine: AsyncEngine, db: AsyncSession, export_format: ExportFormat, filters: AuditFilters
-) -> Response[bytes] | Stream:
-    """The whole audit trail (admins), narrowed by the filters, as CSV or PDF."""
-    campaign_id, found = await resolve_campaign(db, filters)
-    export = audit_export(filters, campaign_id, empty=not found)
-    name = filename("audit-trail", filters.campaign, extension=export_format)
-    if export_format == "csv":
-        return csv_stream_response(engine, export, name)
-    described = ", ".join(f"{k} {v}" for k, v in filters.query(include_campaign=True).items()) or "no filter"
-    report = await list_report(db, export, title="Audit trail", subtitle=f"Filters: {described}")
-    return await pdf_response(report, name, landscape=True)
+    def __init__(self, session: AsyncSession, engine: AsyncEngine, dashboards: CampaignDashboards) -> None:
+        self.db = session
+        self.engine = engine
+        self.dashboards = dashboards
+
+    async def campaign(
+        self, campaign: Campaign, what: str, export_format: ExportFormat, filters: AuditFilters | None = None
+    ) -> Response[bytes] | Stream:
+        """A campaign's dashboard or one of its lists, in the format asked."""
+        if what == "dashboard":
+            report = campaign_report(await self.dashboards.compute(campaign))
+            name = filename(campaign.slug, "analytics", extension=export_format)
+            return csv_response(report, name) if export_format == "csv" else await pdf_response(report, name)
+        export = campaign_list(what, campaign, filters)
+        name = filename(campaign.slug, what, extension=export_format)
+        if export_format == "csv":
+            return csv_stream_response(self.engine, export, name)
+        report = await self._list_report(
+            export, title=f"{campaign.title}: {export.title.lower()}", subtitle=f"Campaign “{campaign.slug}”"
+        )
+        return await pdf_response(report, name, landscape=True)
+
+    async def audit_trail(self, export_format: ExportFormat, filters: AuditFilters) -> Response[bytes] | Stream:
+        """The whole audit trail (admins), narrowed by the filters, as CSV or PDF."""
+        campaign_id, found = await resolve_campaign(self.db, filters)
+        export = audit_export(filters, campaign_id, empty=not found)
+        name = filename("audit-trail", filters.campaign, extension=export_format)
+        if export_format == "csv":
+            return csv_stream_response(self.engine, export, name)
+        described = ", ".join(f"{k} {v}" for k, v in filters.query(include_campaign=True).items()) or "no filter"
+        report = await self._list_report(export, title="Audit trail", subtitle=f"Filters: {described}")
+        return await pdf_response(report, name, landscape=True)
+
+    async def _list_report(self, export: ListExport, *, title: str, subtitle: str) -> Report:
+        """A list as a report for the PDF: its first PDF_ROW_LIMIT rows, saying so when there are more."""
+        result = await self.db.execute(export.build(PDF_ROW_LIMIT + 1), export.params)
+        shape = export.pdf_row or _pdf_values
+        rows: list[list[Any]] = [shape(row) for row in result.fetchmany(PDF_ROW_LIMIT + 1)]
+        cut = len(rows) > PDF_ROW_LIMIT
+        columns = [
+            replace(column, name=column.name.replace("_", " ")) for column in export.pdf_columns or export.columns
+        ]
+        section = Section(
+            export.name,
+            export.title,
+            f"The first {PDF_ROW_LIMIT:,} rows; the CSV export has them all." if cut else f"{len(rows):,} rows.",
+            Table(columns, rows[:PDF_ROW_LIMIT]),
+            empty="Nothing to list.",
+        )
+        return Report(title=title, subtitle=subtitle, figures=[], sections=[section])

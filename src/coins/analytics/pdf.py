@@ -15,7 +15,7 @@ from fpdf import FPDF
 from fpdf.enums import TableCellFillMode
 from fpdf.fonts import FontFace
 
-from coins.analytics.reports import Report, Section
+from coins.analytics.reports.base import Report, Section
 
 FONT_DIRS = (
     Path("/usr/share/fonts/truetype/dejavu"),

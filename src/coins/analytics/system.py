@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from coins.analytics.reports import Cell, Column, Figure, Report, Section, Table
+from coins.analytics.reports.base import Cell, Column, Figure, Report, Section, Table
 from coins.settings import Settings
 
 PROBE_TIMEOUT = 2.0

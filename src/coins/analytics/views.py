@@ -28,24 +28,12 @@ from coins.analytics.audit_trail import (
     nothing,
     resolve_campaign,
 )
-from coins.analytics.exports import (
-    audit_trail_export,
-    campaign_export,
-    check_format,
-    check_what,
-    csv_response,
-    filename,
-    pdf_response,
-)
-from coins.analytics.reports import campaign_report, executive_report
-from coins.analytics.services import (
-    OutcomeInput,
-    campaign_dashboard,
-    campaign_outcomes,
-    completed_ideas,
-    executive_dashboard,
-    record_outcome,
-)
+from coins.analytics.exports import Exports, check_format, check_what, csv_response, filename, pdf_response
+from coins.analytics.reports.campaign import campaign_report
+from coins.analytics.reports.executive import executive_report
+from coins.analytics.services.campaign_dashboard import CampaignDashboards
+from coins.analytics.services.executive_dashboard import ExecutiveDashboards
+from coins.analytics.services.outcomes import OutcomeInput, Outcomes
 from coins.analytics.system import system_report, system_snapshot
 from coins.campaigns.access import CampaignAccess
 from coins.campaigns.page import CampaignPageParts
@@ -111,10 +99,10 @@ class CampaignAnalyticsPages(Controller):
         request: Request[Any, Any, Any],
         slug: FromPath[str],
         campaign_pages: NamedDependency[CampaignPageParts],
-        db_session: NamedDependency[AsyncSession],
+        campaign_dashboards: NamedDependency[CampaignDashboards],
     ) -> Template:
         access, context = await _campaign(request, slug, campaign_pages)
-        report = campaign_report(await campaign_dashboard(db_session, access.campaign))
+        report = campaign_report(await campaign_dashboards.compute(access.campaign))
         context.update(
             report=report,
             exports=_links(url_path(request, "campaign.analytics.export", slug=slug), CAMPAIGN_EXPORTS),
@@ -127,7 +115,7 @@ class CampaignAnalyticsPages(Controller):
         request: Request[Any, Any, Any],
         slug: FromPath[str],
         campaign_pages: NamedDependency[CampaignPageParts],
-        db_session: NamedDependency[AsyncSession],
+        analytics_exports: NamedDependency[Exports],
         export_format: ExportFormat = "csv",
         what: FromQuery[str] = "dashboard",
         actor: FromQuery[str] = "",
@@ -137,9 +125,7 @@ class CampaignAnalyticsPages(Controller):
         until: FromQuery[str] = "",
     ) -> Response[bytes] | Stream:
         access = require_analytics(await campaign_pages.reader.access(slug, require_user(request)))
-        return await campaign_export(
-            db_session,
-            request.app.state.db_engine,
+        return await analytics_exports.campaign(
             access.campaign,
             check_what(what),
             check_format(export_format),
@@ -152,24 +138,24 @@ class CampaignAnalyticsPages(Controller):
         request: Request[Any, Any, Any],
         slug: FromPath[str],
         campaign_pages: NamedDependency[CampaignPageParts],
-        db_session: NamedDependency[AsyncSession],
+        outcomes: NamedDependency[Outcomes],
     ) -> Template:
         access, context = await _campaign(request, slug, campaign_pages)
-        return await self._outcomes_page(access, context, db_session)
+        return await self._outcomes_page(access, context, outcomes)
 
     async def _outcomes_page(
         self,
         access: CampaignAccess,
         context: dict[str, Any],
-        db: AsyncSession,
+        outcomes: Outcomes,
         *,
         values: dict[str, str] | None = None,
         errors: dict[str, str] | None = None,
         status_code: int = 200,
     ) -> Template:
         context.update(
-            outcomes=await campaign_outcomes(db, access.campaign.id),
-            completed=await completed_ideas(db, access.campaign.id),
+            outcomes=await outcomes.of_campaign(access.campaign.id),
+            completed=await outcomes.completed_ideas(access.campaign.id),
             can_record=access.is_manager or access.is_admin,
         )
         return render_form("analytics/outcomes.html", values=values, errors=errors, status_code=status_code, **context)
@@ -180,7 +166,7 @@ class CampaignAnalyticsPages(Controller):
         request: Request[Any, Any, Any],
         slug: FromPath[str],
         campaign_pages: NamedDependency[CampaignPageParts],
-        db_session: NamedDependency[AsyncSession],
+        outcomes: NamedDependency[Outcomes],
     ) -> Template | Redirect:
         viewer = require_user(request)
         access, _ = await _campaign(request, slug, campaign_pages)
@@ -190,10 +176,9 @@ class CampaignAnalyticsPages(Controller):
         except ValueError:
             idea_id = 0
         try:
-            if idea_id not in {idea for idea, _ in await completed_ideas(db_session, access.campaign.id)}:
+            if idea_id not in {idea for idea, _ in await outcomes.completed_ideas(access.campaign.id)}:
                 raise AppError("Choose one of this campaign's completed ideas.", status_code=422, error_code="IDEA_006")
-            outcome = await record_outcome(
-                db_session,
+            outcome = await outcomes.record(
                 idea_id,
                 viewer,
                 OutcomeInput(
@@ -210,7 +195,7 @@ class CampaignAnalyticsPages(Controller):
             errors = form_errors(error)
             if error.error_code == "IDEA_006":
                 errors["idea_id"] = error.message
-            return await self._outcomes_page(access, context, db_session, values=values, errors=errors, status_code=422)
+            return await self._outcomes_page(access, context, outcomes, values=values, errors=errors, status_code=422)
         flash(request, f"Outcome recorded for “{outcome.idea_title}”.", "success")
         return redirect_to(request, "campaign.analytics.outcomes", slug=slug)
 
@@ -272,8 +257,10 @@ class DashboardPages(Controller):
         )
 
     @get("/executive", name="dashboards.executive")
-    async def executive(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
-        report = executive_report(await executive_dashboard(db_session))
+    async def executive(
+        self, request: Request[Any, Any, Any], executive_dashboards: NamedDependency[ExecutiveDashboards]
+    ) -> Template:
+        report = executive_report(await executive_dashboards.compute())
         return Template(
             "analytics/executive.html",
             context={
@@ -284,10 +271,10 @@ class DashboardPages(Controller):
 
     @get("/executive/export", name="dashboards.executive.export")
     async def executive_export(
-        self, db_session: NamedDependency[AsyncSession], export_format: ExportFormat = "csv"
+        self, executive_dashboards: NamedDependency[ExecutiveDashboards], export_format: ExportFormat = "csv"
     ) -> Response[bytes]:
         export_format = check_format(export_format)
-        report = executive_report(await executive_dashboard(db_session, outcome_limit=500))
+        report = executive_report(await executive_dashboards.compute(outcome_limit=500))
         name = filename("executive-dashboard", extension=export_format)
         return (
             csv_response(report, name) if export_format == "csv" else await pdf_response(report, name, landscape=True)
@@ -359,8 +346,7 @@ class SystemPages(Controller):
     @get("/audit-trail/export", name="admin.audit_trail.export")
     async def audit_trail_export(
         self,
-        request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        analytics_exports: NamedDependency[Exports],
         export_format: ExportFormat = "csv",
         actor: FromQuery[str] = "",
         action: FromQuery[str] = "",
@@ -370,4 +356,4 @@ class SystemPages(Controller):
         campaign: FromQuery[str] = "",
     ) -> Response[bytes] | Stream:
         filters = _audit_filters(actor, action, entity_type, since, until, campaign)
-        return await audit_trail_export(request.app.state.db_engine, db_session, check_format(export_format), filters)
+        return await analytics_exports.audit_trail(check_format(export_format), filters)

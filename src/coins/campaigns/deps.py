@@ -20,7 +20,7 @@ def provide_campaign_reader(db_session: NamedDependency[AsyncSession]) -> Campai
 
 
 def provide_invitations(db_session: NamedDependency[AsyncSession], state: State) -> Invitations:
-    return Invitations(db_session, state.events, public_url=state.settings.public_url)
+    return Invitations(db_session, state.events, links=state.runtime.links)
 
 
 def provide_configuration(db_session: NamedDependency[AsyncSession], state: State) -> CampaignConfiguration:

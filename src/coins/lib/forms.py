@@ -17,6 +17,15 @@ async def form_data(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
+async def form_values_and_list(
+    request: Request[Any, Any, Any], repeated: str = "tag_ids"
+) -> tuple[dict[str, str], list[str]]:
+    """The form's single values, and every value of the repeated field (a group of checkboxes)."""
+    form = await request.form()
+    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    return values, [str(v) for v in form.getall(repeated)] if repeated in form else []
+
+
 def form_errors(error: AppError) -> dict[str, str]:
     """Field messages for the template; anything not tied to a field goes under `_form`."""
     fields = error.fields if isinstance(error, InvalidInput) else dict(error.details.get("fields", {}))

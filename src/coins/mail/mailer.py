@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from saq.queue import Queue
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from coins.lib.links import Links
     from coins.settings import Settings
 
 # Emails per delivery job when many are sent at once (one SMTP connection each).
@@ -29,15 +30,17 @@ DELIVERY_BATCH = 100
 
 @dataclass(frozen=True)
 class Mailer:
-    """What a service needs to send mail: settings, templates and the queue."""
+    """What a service needs to send mail: settings, templates, the queue, and links by route name."""
 
     settings: Settings
     templates: Environment
     queue: Queue | None
+    links: Links
 
     def render(self, template: str, context: dict[str, Any]) -> tuple[str, str, str]:
         """Return (subject, text, html) from templates/emails/<template>.{subject,txt,html}."""
-        full = {"public_url": self.settings.public_url, **context}
+        # `link_to(route, **params)` in email templates: absolute links by route name, as `url_for` in pages.
+        full = {"public_url": self.settings.public_url, "link_to": self.links.url, **context}
         subject = self.templates.get_template(f"emails/{template}.subject.txt").render(full).strip()
         text = self.templates.get_template(f"emails/{template}.txt").render(full)
         html = self.templates.get_template(f"emails/{template}.html").render(full)

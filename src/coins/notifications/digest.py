@@ -121,7 +121,7 @@ async def _digest_for(
     if user is None or not user.is_active or not items:
         return None
     url = unsubscribe_url(notifier, user_id, DIGEST)
-    public = notifier.public_url
+    links = notifier.links
     context: dict[str, Any] = {
         "name": user.full_name,
         "day": day.isoformat(),
@@ -132,14 +132,14 @@ async def _digest_for(
                 "title": n.title,
                 "body": n.body,
                 "label": EVENTS[n.event].label if n.event in EVENTS else n.event,
-                "link_url": f"{public}{n.link}" if n.link.startswith("/") else n.link,
+                "link_url": links.absolute(n.link),
                 "when": n.created_at.strftime("%Y-%m-%d %H:%M"),
             }
             for n in items[:ITEMS_SHOWN]
         ],
-        "centre_url": f"{public}/notifications",
+        "centre_url": links.url("notifications"),
         "unsubscribe_url": url,
-        "preferences_url": f"{public}/account/notifications",
+        "preferences_url": links.url("notifications.preferences"),
     }
     message = notifier.mailer.send(
         session,

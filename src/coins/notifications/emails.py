@@ -21,7 +21,7 @@ COINS = "{coins}"  # replaced per recipient in titles and bodies (their coins on
 
 def unsubscribe_url(notifier: Notifier, user_id: UUID, event: str) -> str:
     token = make_unsubscribe_token(notifier.mailer.settings.app.secret_key, user_id, event)
-    return f"{notifier.public_url}/notifications/unsubscribe/{token}"
+    return notifier.links.url("notifications.unsubscribe", token=token)
 
 
 def unsubscribe_headers(url: str) -> dict[str, str]:
@@ -52,11 +52,11 @@ def email_context(
         "name": name,
         "title": title,
         "body": body,
-        "link_url": f"{notifier.public_url}{link}" if link.startswith("/") else link,
+        "link_url": notifier.links.absolute(link),
         "coins": coins or 0,
         "event_label": event.label,
         "unsubscribe_url": url,
-        "preferences_url": f"{notifier.public_url}/account/notifications",
+        "preferences_url": notifier.links.url("notifications.preferences"),
     }, url
 
 

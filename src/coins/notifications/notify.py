@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from sqlalchemy.sql import Select
     from valkey.asyncio import Valkey
 
+    from coins.lib.links import Links
+
 logger = logging.getLogger("coins.notifications")
 
 
@@ -52,6 +54,10 @@ class Notifier:
     @property
     def public_url(self) -> str:
         return self.mailer.settings.public_url
+
+    @property
+    def links(self) -> Links:
+        return self.mailer.links
 
     @property
     def queue(self) -> Queue | None:

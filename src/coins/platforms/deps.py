@@ -6,8 +6,10 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from coins.platforms.services import ContextService, PermalinkService, PlatformService
-from coins.platforms.webhooks import WebhookService
+from coins.platforms.services.contexts import ContextService
+from coins.platforms.services.permalinks import PermalinkService
+from coins.platforms.services.registry import PlatformService
+from coins.platforms.webhooks.endpoints import WebhookService
 
 
 def provide_platforms(db_session: NamedDependency[AsyncSession]) -> PlatformService:

@@ -27,6 +27,7 @@ from coins.campaigns.models import Campaign
 from coins.ideas.models import Idea
 from coins.lib.db import commit
 from coins.lib.jobs import enqueue_after_commit
+from coins.lib.links import Links
 from coins.platforms.models import (
     Platform,
     PlatformIdea,
@@ -44,14 +45,14 @@ if TYPE_CHECKING:
 STATUS_EVENTS = frozenset({"approved", "rejected", "accepted", "started", "completed", "withdrawn", "merged"})
 
 
-def idea_url(public_url: str, idea_id: int) -> str:
-    return f"{public_url}/ideas/{idea_id}"
+def idea_url(links: Links, idea_id: int) -> str:
+    return links.url("idea.link", idea_id=idea_id)
 
 
 # Payloads ---------------------------------------------------------------------------------------------------
 
 
-async def idea_data(session: AsyncSession, idea: Idea, public_url: str, *, status: str | None = None) -> dict[str, Any]:
+async def idea_data(session: AsyncSession, idea: Idea, links: Links, *, status: str | None = None) -> dict[str, Any]:
     slug = await session.scalar(select(Campaign.slug).where(Campaign.id == idea.campaign_id))
     return {
         "id": idea.id,
@@ -61,7 +62,7 @@ async def idea_data(session: AsyncSession, idea: Idea, public_url: str, *, statu
         "supporters": idea.supporters,
         "context_id": idea.context_id,
         "campaign": slug,
-        "url": idea_url(public_url, idea.id),
+        "url": idea_url(links, idea.id),
     }
 
 
@@ -141,7 +142,7 @@ class Attribution:
 
 
 async def on_idea_event(
-    session: AsyncSession, event: IdeaEvent, *, public_url: str, queue: Queue | None, attribution: object | None
+    session: AsyncSession, event: IdeaEvent, *, links: Links, queue: Queue | None, attribution: object | None
 ) -> None:
     """In the transaction of the change.  Costs nothing for ideas that did not come through a permalink: a
     submission looks at its origin, a status change reads one primary key."""
@@ -172,13 +173,11 @@ async def on_idea_event(
         return
     if platform_id is None:
         return  # not a platform's idea, or a manager's permalink without a platform
-    data = {"idea": await idea_data(session, idea, public_url, status=details.get("status")), **extra}
+    data = {"idea": await idea_data(session, idea, links, status=details.get("status")), **extra}
     await queue_event(session, platform_id=platform_id, event=webhook_event, data=data, idea_id=idea.id, queue=queue)
 
 
-async def check_coin_thresholds(
-    session: AsyncSession, *, queue: Queue | None, public_url: str, limit: int = 500
-) -> int:
+async def check_coin_thresholds(session: AsyncSession, *, queue: Queue | None, links: Links, limit: int = 500) -> int:
     """Send `idea.coins_threshold` for platform ideas that reached an endpoint's threshold (once each).
 
     Run every minute by the worker: a join over the platforms' own ideas only, so its cost does not grow
@@ -217,7 +216,7 @@ async def check_coin_thresholds(
         )
         if claimed is None:
             continue  # another run got there first
-        data = {"idea": await idea_data(session, idea, public_url), "threshold": threshold}
+        data = {"idea": await idea_data(session, idea, links), "threshold": threshold}
         await queue_event(
             session,
             platform_id=platform_id,

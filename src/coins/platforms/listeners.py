@@ -13,11 +13,12 @@ if TYPE_CHECKING:
     from saq.queue import Queue
 
     from coins.lib.events import EventBus
+    from coins.lib.links import Links
 
 
-def connect(bus: EventBus, *, public_url: str, queue: Queue | None) -> None:
+def connect(bus: EventBus, *, links: Links, queue: Queue | None) -> None:
     async def idea_changed(session: AsyncSession, event: IdeaEvent) -> None:
         origin = event.origin if isinstance(event, IdeaSubmitted) else None
-        await on_idea_event(session, event, public_url=public_url, queue=queue, attribution=origin)
+        await on_idea_event(session, event, links=links, queue=queue, attribution=origin)
 
     bus.subscribe(IdeaEvent, idea_changed)

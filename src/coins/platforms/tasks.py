@@ -11,7 +11,8 @@ from saq import CronJob
 
 from coins.lib.db import standalone_session
 from coins.lib.jobs import enqueue
-from coins.platforms import hooks, webhooks
+from coins.platforms import hooks
+from coins.platforms.webhooks import delivery as webhook_delivery
 
 if TYPE_CHECKING:
     from saq.types import Function
@@ -33,7 +34,7 @@ async def deliver_webhook(ctx: JobContext, *, delivery_id: str) -> str:
     job = ctx.get("job")
     final = job is None or job.attempts >= job.retries
     async with standalone_session(ctx["db"]) as session:
-        outcome = await webhooks.deliver(
+        outcome = await webhook_delivery.deliver(
             session, ctx["settings"], ctx["mailer"], UUID(delivery_id), final_attempt=final
         )
     if outcome.status == "retry":
@@ -44,7 +45,7 @@ async def deliver_webhook(ctx: JobContext, *, delivery_id: str) -> str:
 async def sweep_webhooks(ctx: JobContext) -> int:
     """Re-enqueue deliveries whose job was lost; the job key keeps a live job from being doubled."""
     async with standalone_session(ctx["db"]) as session:
-        stalled = await webhooks.stalled_deliveries(session, older_than=STALLED_AFTER)
+        stalled = await webhook_delivery.stalled_deliveries(session, older_than=STALLED_AFTER)
     for delivery_id in stalled:
         await enqueue(ctx["queue"], "deliver_webhook", key=f"webhook:{delivery_id}", delivery_id=str(delivery_id))
     if stalled:
@@ -54,7 +55,7 @@ async def sweep_webhooks(ctx: JobContext) -> int:
 
 async def check_coin_thresholds(ctx: JobContext) -> int:
     async with standalone_session(ctx["db"]) as session:
-        return await hooks.check_coin_thresholds(session, queue=ctx.get("queue"), public_url=ctx["settings"].public_url)
+        return await hooks.check_coin_thresholds(session, queue=ctx.get("queue"), links=ctx["mailer"].links)
 
 
 FUNCTIONS: list[Function[JobContext]] = [deliver_webhook, sweep_webhooks, check_coin_thresholds]

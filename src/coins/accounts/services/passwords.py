@@ -91,7 +91,7 @@ class Passwords:
                 template="password_reset",
                 context={
                     "user": user,
-                    "reset_url": f"{self.mailer.settings.public_url}/password/reset/{token}",
+                    "reset_url": self.mailer.links.url("password.reset", token=token),
                     "valid_minutes": self.security.password_reset_ttl // 60,
                 },
             )

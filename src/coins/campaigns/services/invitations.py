@@ -31,6 +31,7 @@ from coins.campaigns.services.reading import CampaignReader
 from coins.lib.db import commit, rollback
 from coins.lib.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from coins.lib.events import EventBus
+from coins.lib.links import Links
 from coins.lib.pages import Page
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -62,10 +63,10 @@ def parse_email_list(raw: str) -> list[str]:
 
 
 class Invitations:
-    def __init__(self, session: AsyncSession, events: EventBus, *, public_url: str) -> None:
+    def __init__(self, session: AsyncSession, events: EventBus, *, links: Links) -> None:
         self.db = session
         self.events = events
-        self.public_url = public_url
+        self.links = links
         self.membership = Membership(session, events)
 
     # Managers by email --------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ class Invitations:
                 actor_id=actor.id,
                 invitation=invitation,
                 inviter_name=actor.full_name,
-                accept_url=f"{self.public_url}/invitations/{token}",
+                accept_url=self.links.url("invitation", token=token),
                 expires_at=invitation.expires_at,
             ),
         )

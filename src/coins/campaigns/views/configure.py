@@ -9,7 +9,6 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.accounts.auth import login_required, require_user
 from coins.campaigns.page import Standing, campaign_context
@@ -34,7 +33,6 @@ class CampaignSettingsPages(Controller):
         slug: FromPath[str],
         campaign_reader: NamedDependency[CampaignReader],
         standing: NamedDependency[Standing],
-        db_session: NamedDependency[AsyncSession],
     ) -> Template:
         access = (await campaign_reader.access(slug, require_user(request))).require_manage()
         context = await campaign_context(access, campaign_reader, standing)
@@ -48,7 +46,6 @@ class CampaignSettingsPages(Controller):
         campaign_reader: NamedDependency[CampaignReader],
         campaign_configuration: NamedDependency[CampaignConfiguration],
         standing: NamedDependency[Standing],
-        db_session: NamedDependency[AsyncSession],
     ) -> Template | Redirect:
         access = (await campaign_reader.access(slug, require_user(request))).require_manage()
         values = await form_data(request)

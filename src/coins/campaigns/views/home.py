@@ -8,7 +8,6 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.accounts.auth import current_user, login_required, require_user
 from coins.campaigns.page import Standing, campaign_context
@@ -32,7 +31,6 @@ class CampaignHomePages(Controller):
         campaign_reader: NamedDependency[CampaignReader],
         campaign_tags: NamedDependency[CampaignTags],
         standing: NamedDependency[Standing],
-        db_session: NamedDependency[AsyncSession],
     ) -> Template:
         access = await campaign_reader.visible(slug, current_user(request))
         context = await campaign_context(access, campaign_reader, standing)

@@ -12,7 +12,7 @@ from coins.accounts.models import User
 from coins.campaigns.models import Campaign
 from coins.notifications.audiences import Audience
 from coins.notifications.notify import Notified, Notifier, notify
-from coins.notifications.triggers.links import campaign_path, quoted
+from coins.notifications.triggers.links import quoted
 
 CAMPAIGN_EVENTS = ("campaign_activated", "campaign_ending", "campaign_completed")
 
@@ -53,7 +53,7 @@ async def notify_campaign_event(
         campaign_id=campaign.id,
         title=title,
         body=body,
-        link=campaign_path(campaign.slug),
+        link=notifier.links.path("campaign", slug=campaign.slug),
         context={"campaign_title": campaign.title, "campaign_slug": campaign.slug, "ends_at": ends},
         actor_id=actor_id,
     )
@@ -87,7 +87,7 @@ async def notify_invitation(
         campaign_id=campaign.id,
         title=f"{inviter} invites you to {quoted(campaign.title)}{as_manager}",
         body=f"The invitation link works once, until {expires_at.strftime('%Y-%m-%d %H:%M')} UTC.",
-        link=accept_url.removeprefix(notifier.public_url),
+        link=accept_url.removeprefix(notifier.links.public_url),
         template="invitation",
         context={
             "campaign": campaign,
@@ -113,7 +113,7 @@ async def notify_manager_assigned(
         campaign_id=campaign.id,
         title=f"You are now a manager of {quoted(campaign.title)}",
         body=f"{actor} made you a manager of this campaign.",
-        link=campaign_path(campaign.slug),
+        link=notifier.links.path("campaign", slug=campaign.slug),
         template="campaign_manager",
         context={"name": user.full_name, "campaign": campaign, "actor": actor},
         actor_id=actor_id,

@@ -22,12 +22,14 @@ from coins.notifications.emails import record_email
 from coins.notifications.fanout import EMAILED_FOR_MODE
 from coins.notifications.models import IdeaCoinNotice, Notification
 from coins.notifications.notify import Notifier
-from coins.notifications.triggers.links import idea_path, quoted
+from coins.notifications.triggers.links import quoted
 
 if TYPE_CHECKING:
     from saq.queue import Queue
     from sqlalchemy.ext.asyncio import AsyncSession
     from valkey.asyncio import Valkey
+
+    from coins.lib.links import Links
 
 logger = logging.getLogger("coins.notifications")
 
@@ -162,7 +164,7 @@ async def process_coins_received(
     campaign = await session.get_one(Campaign, idea.campaign_id)
     notification = None
     if author is not None and (author.in_app or author.email_mode != "never"):
-        notification = await _count_in(session, state, idea, campaign, author, arrived, now)
+        notification = await _count_in(session, notifier.links, state, idea, campaign, author, arrived, now)
     outcome = "counted" if arrived.coins else "nothing new"
     message_ids: list[UUID] = []
     follow_up_at: datetime | None = None
@@ -185,6 +187,7 @@ async def process_coins_received(
 
 async def _count_in(
     session: AsyncSession,
+    links: Links,
     state: IdeaCoinNotice,
     idea: Idea,
     campaign: Campaign,
@@ -208,7 +211,7 @@ async def _count_in(
             event="coins_received",
             campaign_id=campaign.id,
             idea_id=idea.id,
-            link=idea_path(idea.id),
+            link=links.path("idea.link", idea_id=idea.id),
             in_app=author.in_app,
             emailed="none",
             data={},

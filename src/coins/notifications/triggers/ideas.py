@@ -13,7 +13,7 @@ from coins.campaigns.models import Campaign
 from coins.ideas.models import Idea
 from coins.notifications.audiences import Audience
 from coins.notifications.notify import Notifier, notify
-from coins.notifications.triggers.links import campaign_path, idea_path, quoted
+from coins.notifications.triggers.links import quoted
 
 # Status events that the submitter and the idea's supporters hear about: (event type, title, body).
 _STATUS_NEWS = {
@@ -53,7 +53,7 @@ async def notify_idea_event(
         "campaign_id": campaign.id,
         "idea_id": idea.id,
         "actor_id": actor_id,
-        "link": idea_path(idea.id),
+        "link": notifier.links.path("idea.link", idea_id=idea.id),
     }
     context = {"campaign_title": campaign.title, "idea_title": idea.title}
     author = (idea.author_id,) if idea.author_id is not None else ()
@@ -107,7 +107,7 @@ async def notify_idea_event(
             title=f"{name} was merged into {into}",
             body="Coins on it moved along with it: you now back the idea it joined.",
             context=context,
-            **{**common, "link": idea_path(int(target_id)) if target_id else idea_path(idea.id)},
+            **{**common, "link": notifier.links.path("idea.link", idea_id=int(target_id) if target_id else idea.id)},
         )
     elif event == "edited":
         changed = [c for c in details.get("changed", []) if c in {"title", "description"}]
@@ -179,7 +179,9 @@ async def notify_reward(
         idea_id=idea.id if idea is not None else None,
         title=f"You received {amount} reward coins in {quoted(campaign.title)}",
         body=f"They came {what} and are ready to put on ideas.",
-        link=idea_path(idea.id) if idea is not None else campaign_path(campaign.slug),
+        link=notifier.links.path("idea.link", idea_id=idea.id)
+        if idea is not None
+        else notifier.links.path("campaign", slug=campaign.slug),
         context={"campaign_title": campaign.title, "amount": amount},
         exclude_actor=False,
     )

@@ -1,14 +1,6 @@
-"""Where a notification links to, and how it quotes a title."""
+"""How a notification quotes a title (links are built by route name: `Notifier.links`)."""
 
 from __future__ import annotations
-
-
-def idea_path(idea_id: int) -> str:
-    return f"/ideas/{idea_id}"
-
-
-def campaign_path(slug: str) -> str:
-    return f"/campaigns/{slug}"
 
 
 def quoted(title: str, limit: int = 120) -> str:

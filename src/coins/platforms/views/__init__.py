@@ -1,0 +1,2 @@
+"""Platform pages: opening a permalink, managers' permalinks, the admin section's platforms, and the
+integrators' documentation."""
