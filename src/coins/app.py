@@ -29,6 +29,7 @@ from coins.analytics.system import install_error_buffer
 from coins.coins.gateway import CoinGateway
 from coins.lib import live
 from coins.lib.auth import AuthenticationMiddleware
+from coins.lib.bounds import InputBoundsMiddleware
 from coins.lib.edge import EdgeMiddleware
 from coins.lib.errors import exception_handlers
 from coins.lib.gate import RateLimits, RequestGateMiddleware
@@ -174,6 +175,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     trusted_proxy_count=settings.security.trusted_proxy_count,
                 ),
             ),
+            # After the rate limit (refused input still counts), before any handler reads a value.
+            InputBoundsMiddleware,
         ],
         csrf_config=CSRFConfig(
             secret=settings.app.secret_key,

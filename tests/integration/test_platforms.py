@@ -151,7 +151,7 @@ async def test_permalink_journey_keeps_the_draft_and_the_context(
 ) -> None:
     await linked_campaign(client, actors, "wiki-ideas")
     await linked_campaign(client, actors, "invite-only", campaign_type="closed", tags=())
-    _, wiki_key = await register_platform(client, actors.admin, "Wiki", ["wiki-ideas", "invite-only"])
+    wiki, wiki_key = await register_platform(client, actors.admin, "Wiki", ["wiki-ideas", "invite-only"])
     _, forum_key = await register_platform(client, actors.admin, "Forum", ["wiki-ideas"])
     made = await client.post(
         "/api/permalinks",
@@ -241,6 +241,18 @@ async def test_permalink_journey_keeps_the_draft_and_the_context(
     assert closed_page.status_code == 403
     assert "by invitation only" in closed_page.text
     assert "Invite-only" not in closed_page.text
+
+    # The admin takes the campaign away from the wiki: its links close and its contexts there are no longer
+    # its to read (before, both kept working).  The forum, still allowed, is not affected.
+    moved = await client.patch(
+        f"/api/platforms/{wiki['id']}", json={"campaigns": ["invite-only"]}, headers=actors.admin
+    )
+    assert moved.status_code == 200, moved.text
+    assert (await client.get(f"/p/{token}")).status_code == 404
+    assert (await client.get("/api/contexts/page-42/ideas", headers=wiki_key)).status_code == 404
+    links = (await client.get("/api/permalinks", headers=wiki_key)).json()
+    assert [item["campaign"] for item in links["items"]] == ["invite-only"]
+    assert (await client.get("/api/permalinks", headers=forum_key)).json()["total"] == 1
 
 
 async def test_managers_make_permalinks_in_their_campaign(

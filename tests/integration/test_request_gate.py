@@ -114,7 +114,8 @@ async def test_ready_reports_failing_checks(make_settings: Callable[..., Setting
         body = response.json()
         assert body["failing"] == ["valkey"]
         assert body["checks"]["database"] == "ok"
-        assert body["checks"]["valkey"].startswith("failing:")
+        assert body["checks"]["valkey"] in {"failing", "timed out"}  # the reason is logged, not told
+        assert "127.0.0.1" not in response.text and "Error" not in response.text
         assert (await client.get("/health")).status_code == 200
 
 

@@ -170,6 +170,36 @@ async def test_ssrf_refusals_at_registration_and_at_delivery(
     assert len(receiver.received) == 1
 
 
+async def test_registration_reads_addresses_as_the_resolver_does_and_resolves_names(
+    client: AsyncTestClient[Litestar], settings: Settings
+) -> None:
+    # getaddrinfo reads the old numeric forms as addresses: 2130706433, 0x7f.1, 0177.0.0.1 and 127.1 are all
+    # 127.0.0.1.  They were accepted at registration and refused only at delivery, then retried for a day.
+    for legacy in ("2130706433", "0x7f.1", "0177.0.0.1", "127.1", "0xa9fea9fe"):
+        assert str(parse_address(legacy)) in {"127.0.0.1", "169.254.169.254"}, legacy
+        assert url_problem(f"http://{legacy}/hook", allow_private=False), legacy
+    assert parse_address("deadbeef") is None and parse_address("hooks.example.org") is None
+
+    actors = await Actors(client, settings).setup()
+    _, key = await register_platform(client, actors.admin, "Numbers", [])
+    # This machine's own name resolves to a loopback address (from /etc/hosts, no DNS needed): refused at
+    # registration by the delivery's own guard, naming what it resolves to.
+    home = socket.gethostname()
+    resolved = {info[4][0] for info in socket.getaddrinfo(home, 80, type=socket.SOCK_STREAM)}
+    assert resolved and not any(address_allowed(a) for a in map(parse_address, resolved) if a is not None)
+    for url in ("http://2130706433/hook", "http://0x7f.1/hook", f"http://{home}:8080/hook"):
+        answer = await client.post("/api/webhooks", json={"url": url, "events": ["idea.submitted"]}, headers=key)
+        assert answer.status_code == 422, (url, answer.text)
+        assert "url" in answer.json()["details"]["fields"], answer.text
+    listed = await client.get("/api/webhooks", headers=key)
+    assert listed.json()["total"] == 0  # nothing was stored
+    # A name that does not resolve (yet) is accepted: each delivery resolves and checks it again.
+    made = await client.post(
+        "/api/webhooks", json={"url": "https://hooks.example.org/coins", "events": ["idea.submitted"]}, headers=key
+    )
+    assert made.status_code == 201, made.text
+
+
 @pytest.fixture
 def worker(app_env: Callable[..., dict[str, str]], clean: None) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, **app_env(WEBHOOK_ALLOW_PRIVATE_NETWORKS="true")}

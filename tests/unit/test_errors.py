@@ -1,12 +1,14 @@
-"""Which failures count as a dependency being briefly unavailable (503 + Retry-After) rather than a bug (500)."""
+"""Which failures count as a dependency being briefly unavailable (503 + Retry-After) rather than a bug (500),
+and which are the caller's values refused by the database (422)."""
 
 from __future__ import annotations
 
 import asyncpg
+import asyncpg.exceptions as asyncpg_errors
 import pytest
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from coins.lib.errors import dependency_unavailable
+from coins.lib.errors import _normalise, dependency_unavailable
 
 
 def wrapped(inner: BaseException) -> RuntimeError:
@@ -46,3 +48,21 @@ def test_transient(exc: BaseException) -> None:
 )
 def test_not_transient(exc: BaseException) -> None:
     assert not dependency_unavailable(exc)
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        asyncpg_errors.CharacterNotInRepertoireError('invalid byte sequence for encoding "UTF8": 0x00'),
+        asyncpg_errors.NumericValueOutOfRangeError("value out of range for type bigint"),
+    ],
+)
+def test_a_value_the_database_refuses_is_a_validation_error_not_a_500(raised: Exception) -> None:
+    # As SQLAlchemy raises it: the driver's error is the cause of the wrapper.
+    wrapped = DBAPIError("INSERT ...", {}, raised)
+    wrapped.__cause__ = raised
+    for exc in (raised, wrapped):
+        error = _normalise(exc)
+        assert error.error_code == "VALIDATION_001"
+        assert error.status_code == 422
+        assert "NUL" in error.message

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from coins.campaigns.models import CAMPAIGN_TYPES, PRICING, Campaign
+from coins.lib.bounds import has_control_characters
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 CORE_FIELDS = frozenset(
@@ -67,6 +68,8 @@ def validate_fields(values: dict[str, Any], *, current: Campaign | None) -> dict
     title = final("title")
     if title is None or not title.strip() or len(title.strip()) > 200:
         problems["title"] = "Give the campaign a title of at most 200 characters."
+    elif has_control_characters(title):
+        problems["title"] = "Write the title on one line, without line breaks or control characters."
     if len(final("description") or "") > 20_000:
         problems["description"] = "Keep the description under 20,000 characters."
     if final("campaign_type") not in CAMPAIGN_TYPES:

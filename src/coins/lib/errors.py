@@ -235,11 +235,34 @@ def _normalise(exc: Exception) -> AppError:  # noqa: PLR0911 - one branch per ki
     if isinstance(exc, HTTPException):
         code, message = _HTTP_CODES.get(exc.status_code, ("SYSTEM_001", "Something went wrong."))
         return AppError(message, error_code=code, status_code=exc.status_code, headers=dict(exc.headers or {}))
+    if sqlstate_of(exc) in VALUE_REFUSED_BY_DATABASE:
+        # The last line of defence behind lib/bounds.py (a multipart body, a value a service built): the
+        # statement failed, the transaction rolls back, and the caller is told what kind of value it was.
+        error = InvalidInput("A value is out of range or holds a character that cannot be stored (such as NUL).")
+        error.status_code = HTTP_422_UNPROCESSABLE_ENTITY
+        return error
     if dependency_unavailable(exc):
         # PostgreSQL or Valkey is restarting or unreachable: a 503 tells clients (and their retry logic)
         # that trying again shortly is the right move, which a 500 does not.
         return ServiceUnavailable(headers={"Retry-After": "1"})
     return AppError()
+
+
+# SQLSTATE: numeric value out of range, character not in repertoire (NUL), untranslatable character.
+VALUE_REFUSED_BY_DATABASE = frozenset({"22003", "22021", "22P05"})
+
+
+def sqlstate_of(exc: BaseException) -> str:
+    """The PostgreSQL SQLSTATE behind an exception (SQLAlchemy wraps asyncpg's), or ''."""
+    current: BaseException | None = exc
+    for _ in range(10):
+        if current is None:
+            break
+        code = getattr(current, "sqlstate", None) or getattr(getattr(current, "orig", None), "sqlstate", None)
+        if code:
+            return str(code)
+        current = current.__cause__ or current.__context__
+    return ""
 
 
 def dependency_unavailable(exc: BaseException) -> bool:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from litestar import Controller, MediaType, Request, Response, get
 
 from coins.lib.metrics import READY_CHECK, render_metrics
+
+logger = logging.getLogger("coins.health")
 
 CHECK_TIMEOUT = 2.0
 # A readiness check: raises when its dependency cannot serve.  The app's wiring lists them in
@@ -21,10 +24,16 @@ async def run_checks(checks: Mapping[str, ReadyCheck]) -> dict[str, str]:
     results = await asyncio.gather(
         *(asyncio.wait_for(check(), CHECK_TIMEOUT) for check in checks.values()), return_exceptions=True
     )
-    return {
-        name: "ok" if not isinstance(result, BaseException) else f"failing: {type(result).__name__}: {result}"[:300]
-        for name, result in zip(names, results, strict=True)
-    }
+    answers: dict[str, str] = {}
+    for name, result in zip(names, results, strict=True):
+        if not isinstance(result, BaseException):
+            answers[name] = "ok"
+            continue
+        # The reason goes to the log only: an exception's text can name hosts, ports, users and versions,
+        # and /ready answers anyone who can reach the replica.
+        logger.warning("readiness check %s failing: %s: %s", name, type(result).__name__, str(result)[:300])
+        answers[name] = "timed out" if isinstance(result, TimeoutError) else "failing"
+    return answers
 
 
 class HealthController(Controller):

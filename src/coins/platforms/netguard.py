@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -20,6 +21,9 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 URL_MAX = 2000
+# How long registration waits for DNS before accepting a name it could not resolve (delivery checks again).
+REGISTRATION_LOOKUP_SECONDS = 3.0
+_LEGACY_IPV4 = re.compile(r"^[0-9a-fx.]+$")
 # NAT64 (RFC 6052): 64:ff9b::a.b.c.d reaches the IPv4 address a.b.c.d through a gateway.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -61,6 +65,17 @@ def parse_address(text: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)
     except ValueError:
+        return _legacy_ipv4(text)
+
+
+def _legacy_ipv4(text: str) -> ipaddress.IPv4Address | None:
+    """The address a resolver reads in the old numeric forms (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`):
+    `getaddrinfo` accepts them all, so the guard must read them the same way."""
+    if not _LEGACY_IPV4.match(text.lower()):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(text))
+    except OSError:
         return None
 
 
@@ -134,6 +149,24 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         return None
+
+
+async def registration_problem(url: str, *, allow_private: bool) -> str | None:
+    """`url_problem`, then the name resolved with the delivery's guard: a name that points at this machine
+    or a private network is refused when it is registered, not a day of retries later.  A name that does
+    not resolve (yet) is accepted; every delivery resolves and checks it again."""
+    if problem := url_problem(url, allow_private=allow_private):
+        return problem
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if allow_private or parse_address(host) is not None:
+        return None
+    try:
+        await asyncio.wait_for(GuardedResolver(allow_private=False).resolve(host), REGISTRATION_LOOKUP_SECONDS)
+    except AddressRefused as refused:
+        return f"Webhooks cannot be sent there: {refused}."
+    except (OSError, TimeoutError):
+        return None
+    return None
 
 
 def literal_refusal(host: str, *, allow_private: bool) -> str | None:

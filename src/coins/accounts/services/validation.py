@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from coins.accounts.passwords import describe_password_problems, password_problems
+from coins.lib.bounds import has_control_characters
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
@@ -28,6 +29,9 @@ def validate_full_name(raw: str) -> str | None:
         return "Enter your name."
     if len(name) > 200:
         return "Keep your name under 200 characters."
+    if has_control_characters(name):
+        # A name goes into email headers (To:), where a line break would start a header of its own.
+        return "Write your name on one line, without line breaks or control characters."
     return None
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coins.campaigns.access import CampaignAccess
 from coins.campaigns.events import TagSaved
 from coins.campaigns.models import TAG_KINDS, Tag
+from coins.lib.bounds import has_control_characters
 from coins.lib.db import commit, flush_unique
 from coins.lib.errors import InvalidInput, NotFound
 from coins.lib.events import EventBus
@@ -57,6 +58,8 @@ class CampaignTags:
         final_name = (name if name is not None else (tag.name if tag else "")).strip()
         if not final_name or len(final_name) > 50:
             problems["name"] = "Give the tag a name of at most 50 characters."
+        elif has_control_characters(final_name):
+            problems["name"] = "Write the name on one line, without line breaks or control characters."
         final_colour = (colour if colour is not None else (tag.colour if tag else "#8a5a00")).lower()
         if not COLOUR_RE.match(final_colour):
             problems["colour"] = "Use a colour like #1f6feb."

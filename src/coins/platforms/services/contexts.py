@@ -13,7 +13,7 @@ from coins.ideas.models import Idea
 from coins.lib.errors import AppError
 from coins.lib.pages import Page
 from coins.platforms.identity import PlatformIdentity
-from coins.platforms.models import Permalink, PlatformIdea
+from coins.platforms.models import Permalink, PlatformCampaign, PlatformIdea
 
 
 class ContextNotFound(AppError):
@@ -38,14 +38,22 @@ class ContextService:
     ) -> Page[ContextIdea]:
         """Ideas that came in through this platform's permalinks with this context, newest first.
 
-        A context is the platform's when it made a permalink with it or ideas arrived with it; anything
-        else, including another platform's context of the same name, is not found.
+        A context is the platform's when it made a permalink with it or ideas arrived with it, in a campaign
+        the platform is still allowed into; anything else, including another platform's context of the
+        same name, is not found.
         """
+        allowed = select(PlatformCampaign.campaign_id).where(PlatformCampaign.platform_id == platform.id)
         known = await self.db.scalar(
             select(
                 or_(
-                    exists().where(PlatformIdea.platform_id == platform.id, PlatformIdea.context_id == context_id),
-                    exists().where(Permalink.platform_id == platform.id, Permalink.context_id == context_id),
+                    exists()
+                    .where(PlatformIdea.platform_id == platform.id, PlatformIdea.context_id == context_id)
+                    .where(PlatformIdea.idea_id == Idea.id, Idea.campaign_id.in_(allowed)),
+                    exists().where(
+                        Permalink.platform_id == platform.id,
+                        Permalink.context_id == context_id,
+                        Permalink.campaign_id.in_(allowed),
+                    ),
                 )
             )
         )
@@ -57,6 +65,7 @@ class ContextService:
             .join(PlatformIdea, PlatformIdea.idea_id == Idea.id)
             .join(Campaign, Campaign.id == Idea.campaign_id)
             .where(PlatformIdea.platform_id == platform.id, PlatformIdea.context_id == context_id)
+            .where(Idea.campaign_id.in_(allowed))
         )
         total = await self.db.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = await self.db.execute(query.order_by(Idea.id.desc()).limit(limit).offset(offset))

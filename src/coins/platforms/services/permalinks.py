@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coins.campaigns.access import CampaignAccess, CampaignNotFound
@@ -224,12 +224,25 @@ class PermalinkService:
             for permalink, campaign, name in rows
         ]
 
-    def _query(self) -> Any:
-        return (
+    def _query(self, *, allowed_only: bool = True) -> Any:
+        """Permalinks with their campaign and platform name.  A platform's permalink works only while the
+        platform is allowed into its campaign: taking the campaign away from a platform closes its links."""
+        query = (
             select(Permalink, Campaign, Platform.name)
             .join(Campaign, Campaign.id == Permalink.campaign_id)
             .outerjoin(Platform, Platform.id == Permalink.platform_id)
         )
+        if allowed_only:
+            query = query.where(
+                or_(
+                    Permalink.platform_id.is_(None),
+                    exists().where(
+                        PlatformCampaign.platform_id == Permalink.platform_id,
+                        PlatformCampaign.campaign_id == Permalink.campaign_id,
+                    ),
+                )
+            )
+        return query
 
     async def list_for_platform(
         self, platform: PlatformIdentity, *, limit: int = 50, offset: int = 0, campaign: str | None = None
@@ -244,7 +257,10 @@ class PermalinkService:
     async def list_for_campaign(self, access: CampaignAccess) -> list[PermalinkView]:
         access.require_manage()
         rows = await self.db.execute(
-            self._query().where(Permalink.campaign_id == access.campaign.id).order_by(Permalink.created_at.desc())
+            # Managers see every link of their campaign, closed ones too, so they can delete them.
+            self._query(allowed_only=False)
+            .where(Permalink.campaign_id == access.campaign.id)
+            .order_by(Permalink.created_at.desc())
         )
         return await self._views([(r[0], r[1], r[2]) for r in rows])
 

@@ -15,6 +15,7 @@ from coins.accounts.auth import CurrentUser
 from coins.accounts.services.validation import normalise_email, validate_email
 from coins.campaigns.models import Campaign
 from coins.lib import audit
+from coins.lib.bounds import has_control_characters
 from coins.lib.db import commit, flush_unique, rollback
 from coins.lib.errors import AppError, Conflict, InvalidInput, PermissionDenied
 from coins.lib.pages import Page
@@ -87,6 +88,8 @@ class PlatformService:
         problems: dict[str, str] = {}
         if name is not None and not 1 <= len(name.strip()) <= NAME_MAX:
             problems["name"] = f"Give the platform a name of 1 to {NAME_MAX} characters."
+        elif name is not None and has_control_characters(name):
+            problems["name"] = "Write the name on one line, without line breaks or control characters."
         if owner_email is not None and (problem := validate_email(owner_email)):
             problems["owner_email"] = problem
         return problems

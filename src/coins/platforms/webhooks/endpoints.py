@@ -23,7 +23,7 @@ from coins.platforms.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from coins.platforms.netguard import url_problem
+from coins.platforms.netguard import registration_problem
 
 if TYPE_CHECKING:
     from saq.queue import Queue
@@ -66,9 +66,10 @@ class WebhookService:
     def _secret(self, endpoint: WebhookEndpoint) -> str:
         return endpoint_secret(self.settings.app.secret_key, endpoint.secret_salt)
 
-    def _problems(self, url: str, events: Sequence[str], threshold: int | None) -> dict[str, str]:
+    async def _problems(self, url: str, events: Sequence[str], threshold: int | None) -> dict[str, str]:
         problems: dict[str, str] = {}
-        if problem := url_problem(url, allow_private=self.settings.security.webhook_allow_private_networks):
+        allow_private = self.settings.security.webhook_allow_private_networks
+        if problem := await registration_problem(url, allow_private=allow_private):
             problems["url"] = problem
         unknown = [e for e in events if e not in WEBHOOK_EVENTS]
         if not events or unknown:
@@ -91,7 +92,7 @@ class WebhookService:
         """A new endpoint and its signing secret (shown once)."""
         url = url.strip()
         events = list(dict.fromkeys(events))
-        problems = self._problems(url, events, coins_threshold)
+        problems = await self._problems(url, events, coins_threshold)
         count = await self.db.scalar(
             select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.platform_id == platform.id)
         )
@@ -143,7 +144,7 @@ class WebhookService:
         threshold = None if data.clear_threshold else (data.coins_threshold or endpoint.coins_threshold)
         if "idea.coins_threshold" not in events and data.coins_threshold is None:
             threshold = None
-        problems = self._problems(url, events, threshold)
+        problems = await self._problems(url, events, threshold)
         if problems:
             raise InvalidInput("Please correct the highlighted fields.", fields=problems)
         endpoint.url, endpoint.events, endpoint.coins_threshold = url, events, threshold
