@@ -3,12 +3,12 @@
 PostgreSQL refuses a NUL character in text and an integer past 64 bits in a bigint; left to the database,
 either becomes a 500 in whatever route passed it on.  This middleware runs after routing and reads the
 route's own declarations, so a route added tomorrow is covered without doing anything: a NUL anywhere (path,
-query, JSON or urlencoded body), an integer past 64 bits in an `int` path or query parameter (as the handler
-declares them) or anywhere in a JSON body, is answered with the SPEC error body (400 for the path and query,
-422 for the body, `VALIDATION_001`, the field named) and nothing runs.  A free-text parameter (a search for
-a 25-digit number) stays free: only what the handler declares `int` is bounded.  Single-line fields (names
-that end up in email headers) refuse CR/LF in their own validators; `has_control_characters` is the shared
-test.
+query, JSON or urlencoded body), an integer past 64 bits in an `int` query parameter (as the handler
+declares them) or anywhere in a JSON body, is answered with the SPEC error body (400 for the path and
+query, 422 for the body, `VALIDATION_001`, the field named) and nothing runs; such an id in the path is
+"not found", as any id without a row.  A free-text parameter (a search for a 25-digit number) stays free:
+only what the handler declares `int` is bounded.  Single-line fields (names that end up in email headers)
+refuse CR/LF in their own validators; `has_control_characters` is the shared test.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import msgspec
 from litestar.enums import ScopeType
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_422_UNPROCESSABLE_ENTITY
 
-from coins.lib.errors import InvalidInput
+from coins.lib.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
@@ -95,13 +95,16 @@ def _pairs_problems(pairs: list[tuple[str, str]], integers: frozenset[str] = fro
     return found
 
 
-def path_problems(path: str, path_params: dict[str, Any]) -> dict[str, str]:
-    if "\x00" in path:
-        return {"path": NUL_MESSAGE}
-    for name, value in path_params.items():
-        if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
-            return {name: RANGE_MESSAGE}
-    return {}
+def path_problems(path: str) -> dict[str, str]:
+    return {"path": NUL_MESSAGE} if "\x00" in path else {}
+
+
+def path_names_nothing(path_params: dict[str, Any]) -> bool:
+    """An id in the path past 64 bits: no row can have it, so the answer is "not found", as for any id."""
+    return any(
+        isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX
+        for value in path_params.values()
+    )
 
 
 def query_problems(query_string: bytes, integers: frozenset[str]) -> dict[str, str]:
@@ -155,11 +158,11 @@ class InputBoundsMiddleware:
             return
         handler = scope.get("route_handler")
         integers = int_query_parameters(handler) if handler is not None else frozenset()
-        found = path_problems(scope["path"], scope.get("path_params") or {}) or query_problems(
-            scope.get("query_string", b""), integers
-        )
+        found = path_problems(scope["path"]) or query_problems(scope.get("query_string", b""), integers)
         if found:
             raise _refuse(found, HTTP_400_BAD_REQUEST)
+        if path_names_nothing(scope.get("path_params") or {}):
+            raise NotFound()
         content_type = _header(scope, b"content-type")
         length = _header(scope, b"content-length")
         if scope["method"] in {"GET", "HEAD", "OPTIONS"} or not length.isdigit() or int(length) > CHECKED_BODY_MAX:
